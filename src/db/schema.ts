@@ -1,0 +1,182 @@
+/**
+ * The one schema module. drizzle-kit generates `drizzle/*.sql` from it; the
+ * view and the NOTIFY trigger are hand-written custom migrations (see
+ * drizzle/), declared here with `.existing()` so queries stay typed.
+ *
+ * Amounts are integers in minor units (bigint), never floats.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  doublePrecision,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  pgView,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
+
+export const balance = pgTable(
+  'balance',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    account: text('account').notNull(),
+    asset: text('asset').notNull(),
+    available: bigint('available', { mode: 'bigint' }).notNull().default(sql`0`),
+    onHold: bigint('on_hold', { mode: 'bigint' }).notNull().default(sql`0`),
+    /** A balance that may go negative is a funding source (an external account). */
+    allowNegative: boolean('allow_negative').notNull().default(false),
+    /** +1 per operation applied; reconcile checks it equals the operation count. */
+    version: bigint('version', { mode: 'number' }).notNull().default(0),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('balance_account_asset_key').on(t.account, t.asset),
+    check('balance_non_negative', sql`${t.allowNegative} OR ${t.available} >= 0`),
+    check('balance_on_hold_non_negative', sql`${t.onHold} >= 0`),
+  ],
+);
+
+export const transaction = pgTable(
+  'transaction',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    idempotencyKey: text('idempotency_key').notNull(),
+    /** sha256 of the normalised request: same key + other request = conflict. */
+    requestHash: text('request_hash').notNull(),
+    status: text('status').notNull().default('posted'),
+    description: text('description'),
+    /** The metadata version and hash MongoDB should hold (0 / null: none). */
+    metadataVersion: integer('metadata_version').notNull().default(0),
+    metadataHash: text('metadata_hash'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('transaction_idempotency_key_key').on(t.idempotencyKey),
+    check('transaction_status_valid', sql`${t.status} IN ('posted')`),
+  ],
+);
+
+export const operation = pgTable(
+  'operation',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    transactionId: uuid('transaction_id')
+      .notNull()
+      .references(() => transaction.id),
+    balanceId: uuid('balance_id')
+      .notNull()
+      .references(() => balance.id),
+    /** Position of the entry in the request, so results come back in order. */
+    entryIndex: integer('entry_index').notNull(),
+    account: text('account').notNull(),
+    asset: text('asset').notNull(),
+    direction: text('direction').notNull(),
+    amount: bigint('amount', { mode: 'bigint' }).notNull(),
+    balanceBefore: bigint('balance_before', { mode: 'bigint' }).notNull(),
+    balanceAfter: bigint('balance_after', { mode: 'bigint' }).notNull(),
+    metadataVersion: integer('metadata_version').notNull().default(0),
+    metadataHash: text('metadata_hash'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('operation_transaction_id_idx').on(t.transactionId),
+    index('operation_balance_id_idx').on(t.balanceId),
+    check('operation_direction_valid', sql`${t.direction} IN ('debit', 'credit')`),
+    check('operation_amount_positive', sql`${t.amount} > 0`),
+  ],
+);
+
+const outboxColumns = () => ({
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  eventId: uuid('event_id').notNull(),
+  aggregateType: text('aggregate_type').notNull(),
+  aggregateId: text('aggregate_id').notNull(),
+  version: integer('version').notNull(),
+  eventType: text('event_type').notNull(),
+  payload: jsonb('payload').notNull(),
+  // clock_timestamp, not now(): now() is the transaction's start, and
+  // commit-to-applied latency is measured from this column.
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`clock_timestamp()`),
+  attempts: integer('attempts').notNull().default(0),
+  lastError: text('last_error'),
+});
+
+/**
+ * The hot queue: pending and dead events only. Delivered rows are moved out
+ * to `outbox_delivered` (DELETE … RETURNING into INSERT) instead of updating
+ * an indexed status column in place, so the claim index stays small and
+ * free of dead tuples (see DESIGN.md, "Queue-table bloat").
+ */
+export const outbox = pgTable(
+  'outbox',
+  {
+    ...outboxColumns(),
+    status: text('status').notNull().default('pending'),
+    /** Next attempt no earlier than this (backoff after a failure). */
+    availableAt: timestamp('available_at', { withTimezone: true }).notNull().defaultNow(),
+    claimedBy: text('claimed_by'),
+    claimedUntil: timestamp('claimed_until', { withTimezone: true }),
+    deadAt: timestamp('dead_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('outbox_event_id_key').on(t.eventId),
+    // What the claim query reads: pending rows in id order. claimed_* and
+    // available_at are deliberately not indexed so claim stamps are HOT updates.
+    index('outbox_pending_idx').on(t.id).where(sql`${t.status} = 'pending'`),
+    index('outbox_aggregate_idx').on(t.aggregateType, t.aggregateId, t.version),
+    check('outbox_status_valid', sql`${t.status} IN ('pending', 'dead')`),
+    check('outbox_version_positive', sql`${t.version} > 0`),
+  ],
+);
+
+/** Delivered events, kept for the retention window, then pruned in batches. */
+export const outboxDelivered = pgTable(
+  'outbox_delivered',
+  {
+    ...outboxColumns(),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }).notNull().defaultNow(),
+    deliveredBy: text('delivered_by').notNull(),
+  },
+  (t) => [
+    uniqueIndex('outbox_delivered_event_id_key').on(t.eventId),
+    index('outbox_delivered_delivered_at_idx').on(t.deliveredAt),
+    index('outbox_delivered_aggregate_idx').on(t.aggregateType, t.aggregateId, t.version),
+  ],
+);
+
+/** One row per relay process; the heartbeat feeds `outbox_lag.relays_alive`. */
+export const outboxRelay = pgTable('outbox_relay', {
+  id: text('id').primaryKey(),
+  host: text('host').notNull(),
+  pid: integer('pid').notNull(),
+  startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+  heartbeatAt: timestamp('heartbeat_at', { withTimezone: true }).notNull().defaultNow(),
+  stoppedAt: timestamp('stopped_at', { withTimezone: true }),
+  deliveredCount: bigint('delivered_count', { mode: 'number' }).notNull().default(0),
+  lastDeliveredAt: timestamp('last_delivered_at', { withTimezone: true }),
+});
+
+/** Lag at a glance: `SELECT * FROM outbox_lag`. Defined in a custom migration. */
+export const outboxLag = pgView('outbox_lag', {
+  pendingCount: bigint('pending_count', { mode: 'number' }).notNull(),
+  oldestPendingSeconds: doublePrecision('oldest_pending_seconds'),
+  inFlightCount: bigint('in_flight_count', { mode: 'number' }).notNull(),
+  deadCount: bigint('dead_count', { mode: 'number' }).notNull(),
+  deliveredLastMinute: bigint('delivered_last_minute', { mode: 'number' }).notNull(),
+  relaysAlive: integer('relays_alive').notNull(),
+  lastDeliveredAt: timestamp('last_delivered_at', { withTimezone: true }),
+  relays: jsonb('relays').notNull(),
+}).existing();
