@@ -1,0 +1,222 @@
+#!/usr/bin/env node
+/**
+ * Thin command line: parse, build config, call the library. One function per command.
+ * Exit codes: 0 ok, 1 failure (or reconcile found problems), 2 bad usage/config.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { resolveConfig, SETTINGS, type ConfigOverrides, type RelayConfig } from './config.ts';
+import { createDb, createPool } from './db/client.ts';
+import { runMigrations } from './db/migrate.ts';
+import { OutboxRelayError } from './errors.ts';
+import { createLogger, redactUrl, type Logger } from './logger.ts';
+import { formatLag } from './ops/formatLag.ts';
+import { listDead } from './outbox/listDead.ts';
+import { readLag } from './outbox/readLag.ts';
+import { requeueDead } from './outbox/requeueDead.ts';
+import { createRelay } from './relay/relay.ts';
+import { runDemo } from './demo/runDemo.ts';
+
+type SettingKey = keyof typeof SETTINGS;
+
+function camel(flag: string): string {
+  return flag.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Every setting becomes a flag; flags win over the environment. */
+function addSettingFlags(command: Command, keys: readonly SettingKey[]): Command {
+  for (const key of keys) {
+    const s = SETTINGS[key];
+    command.addOption(new Option(`${s.flag} <value>`, `${s.description} [env ${s.env}]`));
+  }
+  return command;
+}
+
+function overridesFrom(options: Record<string, unknown>, keys: readonly SettingKey[]): ConfigOverrides {
+  const out: ConfigOverrides = {};
+  for (const key of keys) {
+    const value = options[camel(SETTINGS[key].flag)];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+function loggerFor(config: Pick<RelayConfig, 'logLevel' | 'logFormat'>): Logger {
+  const pretty = config.logFormat === 'pretty' || (config.logFormat === 'auto' && process.stderr.isTTY === true);
+  return createLogger({ level: config.logLevel, pretty });
+}
+
+const ALL_KEYS = Object.keys(SETTINGS) as SettingKey[];
+const DB_KEYS: SettingKey[] = ['databaseUrl', 'logLevel', 'logFormat'];
+
+async function withDb<T>(config: RelayConfig, fn: (db: ReturnType<typeof createDb>) => Promise<T>): Promise<T> {
+  const pool = createPool(config.databaseUrl, { max: 2, applicationName: 'outbox-relay-cli' });
+  try {
+    return await fn(createDb(pool));
+  } finally {
+    await pool.end();
+  }
+}
+
+async function runCommand(options: Record<string, unknown>): Promise<void> {
+  const config = resolveConfig(process.env, overridesFrom(options, ALL_KEYS));
+  const logger = loggerFor(config);
+  logger.info({ database: redactUrl(config.databaseUrl), mongo: redactUrl(config.mongoUrl), mongoDb: config.mongoDb }, 'configuration resolved');
+  const relay = createRelay(config, { logger });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting now; claimed rows return when their lease runs out');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'shutting down');
+    relay.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  await relay.start();
+}
+
+async function migrateCommand(options: Record<string, unknown>): Promise<void> {
+  const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
+  await runMigrations(config.databaseUrl);
+  console.error('migrations applied');
+}
+
+async function statusCommand(options: { json?: boolean; watch?: string | boolean } & Record<string, unknown>): Promise<void> {
+  const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
+  const intervalMs = options.watch === undefined || options.watch === false ? 0 : options.watch === true ? 2000 : Number(options.watch) * 1000;
+  if (options.watch !== undefined && options.watch !== false && !(intervalMs >= 100)) throw usage(`--watch takes a number of seconds ≥ 0.1 (got ${String(options.watch)})`);
+  await withDb(config, async (db) => {
+    for (;;) {
+      const lag = await readLag(db);
+      if (options.json) console.log(JSON.stringify(lag));
+      else {
+        if (intervalMs) process.stdout.write('\x1b[2J\x1b[H');
+        console.log(formatLag(lag));
+      }
+      if (!intervalMs) return;
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  });
+}
+
+async function deadListCommand(options: { limit: string; json?: boolean } & Record<string, unknown>): Promise<void> {
+  const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
+  const limit = Number(options.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw usage(`--limit takes a whole number from 1 to 100000 (got ${options.limit})`);
+  await withDb(config, async (db) => {
+    const dead = await listDead(db, { limit });
+    if (options.json) {
+      console.log(JSON.stringify(dead));
+      return;
+    }
+    if (dead.length === 0) {
+      console.log('no dead events');
+      return;
+    }
+    console.log(['event id'.padEnd(36), 'entity'.padEnd(50), 'attempts', 'age'.padEnd(10), 'last error'].join('  '));
+    for (const d of dead) {
+      const entity = `${d.aggregateType}/${d.aggregateId} v${d.version}`;
+      const age = `${Math.round(d.ageSeconds)} s`;
+      console.log([d.eventId, entity.slice(0, 50).padEnd(50), String(d.attempts).padEnd(8), age.padEnd(10), (d.lastError ?? '').replace(/\s+/g, ' ').slice(0, 120)].join('  '));
+    }
+  });
+}
+
+async function deadRequeueCommand(eventIds: string[], options: { all?: boolean } & Record<string, unknown>): Promise<void> {
+  const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
+  if (options.all && eventIds.length > 0) throw usage('give event ids or --all, not both');
+  if (!options.all && eventIds.length === 0) throw usage('give at least one event id, or --all');
+  await withDb(config, async (db) => {
+    const result = await requeueDead(db, options.all ? { all: true } : { eventIds });
+    console.log(`requeued ${result.requeued}`);
+    if (result.notFound.length > 0) {
+      console.error(`not dead or unknown: ${result.notFound.join(', ')}`);
+      process.exitCode = 1;
+    }
+  });
+}
+
+async function demoCommand(options: { rate: string; duration?: string; customers: string } & Record<string, unknown>): Promise<void> {
+  const config = resolveConfig(process.env, overridesFrom(options, ALL_KEYS));
+  const rate = Number(options.rate);
+  const customers = Number(options.customers);
+  const duration = options.duration === undefined ? undefined : Number(options.duration);
+  if (!(rate > 0 && rate <= 100_000)) throw usage(`--rate takes postings per second, 0 < rate ≤ 100000 (got ${options.rate})`);
+  if (!Number.isInteger(customers) || customers < 1 || customers > 10_000) throw usage(`--customers takes a whole number from 1 to 10000 (got ${options.customers})`);
+  if (duration !== undefined && !(duration > 0)) throw usage(`--duration takes seconds > 0 (got ${options.duration})`);
+  // Progress lines go to stdout; the relay's own logs only from warn up.
+  const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, pretty: process.stderr.isTTY === true });
+  const summary = await runDemo(config, { ratePerSecond: rate, customers, ...(duration ? { durationSeconds: duration } : {}) }, logger);
+  if (summary.pending > 0 || summary.dead > 0 || summary.writerErrors > 0) process.exitCode = 1;
+  process.exit();
+}
+
+class UsageError extends Error {}
+function usage(message: string): UsageError {
+  return new UsageError(message);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('outbox-relay')
+    .description('Transactional outbox relay: PostgreSQL outbox → MongoDB metadata, exactly-once in effect.')
+    .showHelpAfterError()
+    .exitOverride();
+
+  addSettingFlags(program.command('run').description('Run the relay sidecar until SIGTERM/SIGINT.'), ALL_KEYS).action(runCommand);
+  addSettingFlags(program.command('migrate').description('Apply database migrations (idempotent).'), DB_KEYS).action(migrateCommand);
+  addSettingFlags(
+    program
+      .command('status')
+      .description('Show outbox lag and live relays (SELECT * FROM outbox_lag).')
+      .option('--json', 'machine-readable output')
+      .option('--watch [seconds]', 'refresh every N seconds (default 2)'),
+    DB_KEYS,
+  ).action(statusCommand);
+  const dead = program.command('dead').description('Dead (parked) events.');
+  addSettingFlags(dead.command('list').description('List dead events, oldest first.').option('--limit <n>', 'how many', '50').option('--json', 'machine-readable output'), DB_KEYS).action(deadListCommand);
+  addSettingFlags(
+    dead.command('requeue').description('Put dead events back to pending with attempts reset.').argument('[event-ids...]', 'event ids (UUIDs)').option('--all', 'requeue every dead event'),
+    DB_KEYS,
+  ).action(deadRequeueCommand);
+  addSettingFlags(
+    program
+      .command('demo')
+      .description('Run the relay with a demo writer posting transactions with metadata; progress every 2 s, summary on Ctrl-C.')
+      .option('--rate <n>', 'postings per second', '20')
+      .option('--customers <n>', 'customer accounts to spread postings over', '20')
+      .option('--duration <seconds>', 'stop by itself after this long'),
+    ALL_KEYS,
+  ).action(demoCommand);
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exit(error.exitCode === 0 ? 0 : 2);
+    }
+    if (error instanceof UsageError) {
+      console.error(`outbox-relay: ${error.message}`);
+      process.exit(2);
+    }
+    if (error instanceof OutboxRelayError && error.code === 'INVALID_CONFIG') {
+      console.error(`outbox-relay: invalid configuration: ${error.message}`);
+      process.exit(2);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`outbox-relay: ${message}`);
+    process.exit(1);
+  }
+}
+
+await main();

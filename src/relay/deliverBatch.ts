@@ -1,0 +1,88 @@
+import type { Db } from '../db/client.ts';
+import type { Logger } from '../logger.ts';
+import type { RelayMetrics } from '../ops/metrics.ts';
+import { markDelivered } from '../outbox/markDelivered.ts';
+import { markFailed } from '../outbox/markFailed.ts';
+import { releaseClaims } from '../outbox/releaseClaims.ts';
+import type { MetadataSink } from '../sink/metadataSink.ts';
+import type { OutboxEvent } from '../types.ts';
+
+export interface DeliverSettings {
+  relayId: string;
+  maxAttempts: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+}
+
+export type DeliverOutcome =
+  | { kind: 'finished'; delivered: number; failed: number; dead: number; lost: number; lastDeliveredAt?: Date }
+  /** MongoDB stayed unavailable through the sink's retries; the batch was given back untouched. */
+  | { kind: 'sink_unavailable'; error: Error };
+
+/**
+ * Apply one claimed batch and record the result. A row is marked delivered
+ * only after MongoDB acknowledged its write, and only while this relay still
+ * holds it (markDelivered checks claimed_by). No Postgres transaction is open
+ * while we wait on MongoDB.
+ */
+export async function deliverBatch(
+  deps: { db: Db; sink: MetadataSink; metrics: RelayMetrics; logger: Logger },
+  settings: DeliverSettings,
+  events: readonly OutboxEvent[],
+  signal?: AbortSignal,
+): Promise<DeliverOutcome> {
+  const { db, sink, metrics, logger } = deps;
+  const stopTimer = metrics.batchDuration.startTimer();
+  const result = await sink.apply(events, { signal });
+  if (!result.ok) {
+    // An outage is not the events' fault: give them back without counting an
+    // attempt, so a long MongoDB outage never parks healthy events as dead.
+    await releaseClaims(db, { relayId: settings.relayId, ids: events.map((e) => e.id) });
+    metrics.sinkUnavailable.inc();
+    stopTimer();
+    return { kind: 'sink_unavailable', error: result.error };
+  }
+  const ackedAt = Date.now();
+  const appliedIds: number[] = [];
+  const failures: { id: number; error: string }[] = [];
+  for (const event of events) {
+    const outcome = result.outcomes.get(event.eventId);
+    if (outcome?.status === 'applied') appliedIds.push(event.id);
+    else failures.push({ id: event.id, error: outcome?.status === 'failed' ? outcome.error : 'the sink returned no outcome for this event' });
+  }
+  const createdAtById = new Map(events.map((e) => [e.id, e.createdAt.getTime()]));
+  let delivered: number[] = [];
+  let lost: number[] = [];
+  if (appliedIds.length > 0) {
+    ({ delivered, lost } = await markDelivered(db, { relayId: settings.relayId, ids: appliedIds }));
+    for (const id of delivered) metrics.commitToApplied.observe(Math.max(0, ackedAt - (createdAtById.get(id) ?? ackedAt)) / 1000);
+    metrics.delivered.inc(delivered.length);
+    if (lost.length > 0) logger.warn({ lost: lost.length }, 'rows were reclaimed by another relay after our lease ran out; it will deliver them');
+  }
+  let dead: number[] = [];
+  if (failures.length > 0) {
+    const marked = await markFailed(db, {
+      relayId: settings.relayId,
+      failures,
+      maxAttempts: settings.maxAttempts,
+      backoff: { baseMs: settings.backoffBaseMs, maxMs: settings.backoffMaxMs },
+    });
+    dead = marked.dead;
+    metrics.failed.inc({ kind: 'permanent' }, failures.length);
+    if (dead.length > 0) {
+      metrics.dead.inc(dead.length);
+      logger.error({ dead: dead.length, example: failures.find((f) => dead.includes(f.id))?.error }, 'events parked as dead after max attempts');
+    } else {
+      logger.warn({ failed: failures.length, example: failures[0]?.error }, 'events failed; retrying later with backoff');
+    }
+  }
+  stopTimer();
+  return {
+    kind: 'finished',
+    delivered: delivered.length,
+    failed: failures.length,
+    dead: dead.length,
+    lost: lost.length,
+    ...(delivered.length > 0 ? { lastDeliveredAt: new Date(ackedAt) } : {}),
+  };
+}

@@ -1,0 +1,146 @@
+import type { Db } from '../db/client.ts';
+import type { Logger } from '../logger.ts';
+import type { RelayMetrics } from '../ops/metrics.ts';
+import { claimBatch } from '../outbox/claimBatch.ts';
+import type { MetadataSink } from '../sink/metadataSink.ts';
+import { deliverBatch, type DeliverSettings } from './deliverBatch.ts';
+import type { WakeReason } from './wakeSource.ts';
+
+export interface DrainerSettings extends DeliverSettings {
+  batchSize: number;
+  concurrency: number;
+  leaseMs: number;
+  pollIntervalMs: number;
+  /** Count "missed notifications" only when notifications are expected at all. */
+  expectNotifications: boolean;
+}
+
+export interface DrainStats {
+  delivered: number;
+  lastDeliveredAt?: Date;
+}
+
+/**
+ * Claims and delivers batches while there is work. One drain at a time per
+ * relay, with `concurrency` workers inside it; a wake-up that arrives during a
+ * drain makes it go round once more instead of starting a second one. After
+ * any error the drainer pauses (exponential backoff) and waits for the next
+ * wake-up: it never hot-loops.
+ */
+export class Drainer {
+  private draining: Promise<void> | undefined;
+  private again = false;
+  private pausedUntil = 0;
+  private errorStreak = 0;
+  private resumeTimer: NodeJS.Timeout | undefined;
+  private readonly stats: DrainStats = { delivered: 0 };
+  private readonly deps: { db: Db; sink: MetadataSink; metrics: RelayMetrics; logger: Logger };
+  private readonly settings: DrainerSettings;
+  private readonly signal: AbortSignal;
+
+  constructor(deps: { db: Db; sink: MetadataSink; metrics: RelayMetrics; logger: Logger }, settings: DrainerSettings, signal: AbortSignal) {
+    this.deps = deps;
+    this.settings = settings;
+    this.signal = signal;
+  }
+
+  /** Take (and reset) what was delivered since the last call: feeds the heartbeat. */
+  takeStats(): DrainStats {
+    const taken = { ...this.stats };
+    this.stats.delivered = 0;
+    delete this.stats.lastDeliveredAt;
+    return taken;
+  }
+
+  /** true while the last interaction with the sink and Postgres went well. */
+  healthy(): boolean {
+    return this.errorStreak === 0;
+  }
+
+  /** Stop scheduling resumes (stop() calls it). */
+  dispose(): void {
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    this.resumeTimer = undefined;
+  }
+
+  /** The drain in progress, if any (stop() waits on it). */
+  current(): Promise<void> | undefined {
+    return this.draining;
+  }
+
+  wake(reason: WakeReason): void {
+    if (this.signal.aborted) return;
+    if (this.draining) {
+      this.again = true;
+      return;
+    }
+    if (Date.now() < this.pausedUntil) return;
+    this.draining = this.drain(reason).finally(() => {
+      this.draining = undefined;
+    });
+  }
+
+  private async drain(firstReason: WakeReason): Promise<void> {
+    let reason: WakeReason = firstReason;
+    do {
+      this.again = false;
+      const workers = Array.from({ length: this.settings.concurrency }, () => this.work(reason));
+      await Promise.all(workers);
+      reason = 'manual';
+    } while (this.again && !this.signal.aborted && Date.now() >= this.pausedUntil);
+  }
+
+  private async work(reason: WakeReason): Promise<void> {
+    const { db, metrics } = this.deps;
+    let first = true;
+    while (!this.signal.aborted && Date.now() >= this.pausedUntil) {
+      let events;
+      try {
+        events = await claimBatch(db, { relayId: this.settings.relayId, batchSize: this.settings.batchSize, leaseMs: this.settings.leaseMs });
+      } catch (error) {
+        this.pause(error, 'claim failed');
+        return;
+      }
+      if (events.length === 0) return;
+      metrics.claims.inc();
+      if (first && reason === 'poll' && this.settings.expectNotifications) {
+        // An idle relay woken by the poll found work older than a poll
+        // interval: a notification should have woken it and did not.
+        const oldest = Math.min(...events.map((e) => e.createdAt.getTime()));
+        if (Date.now() - oldest > this.settings.pollIntervalMs) metrics.missedNotifications.inc();
+      }
+      first = false;
+      try {
+        const outcome = await deliverBatch(this.deps, this.settings, events, this.signal);
+        if (outcome.kind === 'sink_unavailable') {
+          this.pause(outcome.error, 'MongoDB unavailable; batch released');
+          return;
+        }
+        this.errorStreak = 0;
+        this.stats.delivered += outcome.delivered;
+        if (outcome.lastDeliveredAt) this.stats.lastDeliveredAt = outcome.lastDeliveredAt;
+      } catch (error) {
+        // Rows stay claimed; their lease runs out and they are applied again
+        // (fenced, so harmlessly) by whoever claims them next.
+        this.pause(error, 'delivering a batch failed');
+        return;
+      }
+      if (events.length < this.settings.batchSize) return;
+    }
+  }
+
+  private pause(error: unknown, message: string): void {
+    this.errorStreak++;
+    const delay = Math.min(30_000, 200 * 2 ** Math.min(this.errorStreak - 1, 8)) * (0.5 + Math.random() / 2);
+    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delay);
+    // Resume on our own when the pause ends, not only at the next poll.
+    if (!this.resumeTimer) {
+      this.resumeTimer = setTimeout(() => {
+        this.resumeTimer = undefined;
+        this.wake('manual');
+      }, this.pausedUntil - Date.now() + 5);
+      this.resumeTimer.unref();
+    }
+    this.deps.logger.warn({ err: error, retryInMs: Math.round(delay), streak: this.errorStreak }, message);
+  }
+}

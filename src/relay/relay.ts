@@ -1,0 +1,216 @@
+import { hostname } from 'node:os';
+import { MongoClient } from 'mongodb';
+import { resolveConfig, type ConfigOverrides, type RelayConfig } from '../config.ts';
+import { createDb, createPool } from '../db/client.ts';
+import { silentLogger, type Logger } from '../logger.ts';
+import { createRelayMetrics, type RelayMetrics } from '../ops/metrics.ts';
+import { startOpsServer } from '../ops/opsServer.ts';
+import { pruneDelivered } from '../outbox/pruneDelivered.ts';
+import { readLag } from '../outbox/readLag.ts';
+import { heartbeatRelay, markRelayStopped, registerRelay } from '../outbox/relayRegistry.ts';
+import { releaseClaims } from '../outbox/releaseClaims.ts';
+import { createMongoSink } from '../sink/mongoSink.ts';
+import { Drainer } from './drainer.ts';
+import { createPgListenWake } from './pgListenWake.ts';
+import type { WakeReason, WakeSource } from './wakeSource.ts';
+
+/** Entity types the ledger writes; their collections and indexes are prepared at start. */
+export const KNOWN_AGGREGATE_TYPES = ['transaction', 'operation'] as const;
+
+export interface Relay {
+  readonly id: string;
+  readonly config: RelayConfig;
+  readonly metrics: RelayMetrics;
+  /** The ops endpoint's URL once started (undefined when disabled). */
+  readonly opsUrl: string | undefined;
+  start(): Promise<void>;
+  /** Stop claiming, finish or release what is held, close connections. Idempotent. */
+  stop(): Promise<void>;
+  /** Drain now (tests, demo). */
+  wake(): void;
+}
+
+export interface CreateRelayOptions {
+  logger?: Logger;
+  /** Replace the wake-up source (tests); default: pg-listen when config.listen. */
+  wakeSource?: WakeSource;
+}
+
+/**
+ * The sidecar, as a library: `const relay = createRelay({ databaseUrl, mongoUrl }); await relay.start();`.
+ * `config` is either a resolved RelayConfig or overrides applied over the environment.
+ */
+export function createRelay(config: RelayConfig | ConfigOverrides, options: CreateRelayOptions = {}): Relay {
+  const resolved: RelayConfig = 'relayId' in config && typeof config.relayId === 'string' && 'listenDatabaseUrl' in config ? (config as RelayConfig) : resolveConfig(process.env, config as ConfigOverrides);
+  const logger = (options.logger ?? silentLogger).child({ component: 'relay', relayId: resolved.relayId });
+  const metrics = createRelayMetrics();
+  const abort = new AbortController();
+  const pool = createPool(resolved.databaseUrl, { max: resolved.poolSize, applicationName: `outbox-relay:${resolved.relayId}`.slice(0, 63) });
+  const db = createDb(pool);
+  const mongo = new MongoClient(resolved.mongoUrl, { serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000, appName: 'outbox-relay' });
+  const sink = createMongoSink(mongo.db(resolved.mongoDb), { retries: resolved.sinkRetries, logger: logger.child({ component: 'sink' }) });
+  const drainer = new Drainer(
+    { db, sink, metrics, logger },
+    {
+      relayId: resolved.relayId,
+      batchSize: resolved.batchSize,
+      concurrency: resolved.concurrency,
+      leaseMs: resolved.leaseMs,
+      pollIntervalMs: resolved.pollIntervalMs,
+      maxAttempts: resolved.maxAttempts,
+      backoffBaseMs: resolved.backoffBaseMs,
+      backoffMaxMs: resolved.backoffMaxMs,
+      expectNotifications: resolved.listen,
+    },
+    abort.signal,
+  );
+  const wake: WakeSource | undefined =
+    options.wakeSource ??
+    (resolved.listen
+      ? createPgListenWake({
+          connectionString: resolved.listenDatabaseUrl,
+          pool,
+          relayId: resolved.relayId,
+          checkIntervalMs: resolved.heartbeatMs,
+          logger: logger.child({ component: 'listener' }),
+          onReconnect: () => metrics.listenerReconnects.inc(),
+          onConnectionChange: (connected) => metrics.listenerConnected.set(connected ? 1 : 0),
+        })
+      : undefined);
+
+  const timers: NodeJS.Timeout[] = [];
+  let ops: { url: string; close(): Promise<void> } | undefined;
+  let started = false;
+  let stopping: Promise<void> | undefined;
+  let pgHealthy = false;
+
+  const every = (intervalMs: number, task: () => Promise<void>) => {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running || abort.signal.aborted) return; // never overlap a slow run
+      running = true;
+      task().finally(() => {
+        running = false;
+      });
+    }, intervalMs);
+    timers.push(timer);
+  };
+
+  // Delivered counts not yet written to outbox_relay (kept across a failed heartbeat).
+  let unreported = 0;
+  const heartbeat = async () => {
+    const stats = drainer.takeStats();
+    const delta = stats.delivered + unreported;
+    unreported = delta;
+    try {
+      await heartbeatRelay(db, { id: resolved.relayId, deliveredDelta: delta, ...(stats.lastDeliveredAt ? { lastDeliveredAt: stats.lastDeliveredAt } : {}) });
+      unreported = 0;
+      const lag = await readLag(db);
+      metrics.pending.set(lag.pendingCount);
+      metrics.oldestPendingSeconds.set(lag.oldestPendingSeconds ?? 0);
+      metrics.deadEvents.set(lag.deadCount);
+      metrics.inFlight.set(lag.inFlightCount);
+      metrics.relaysAlive.set(lag.relaysAlive);
+      pgHealthy = true;
+    } catch (error) {
+      pgHealthy = false;
+      logger.warn({ err: error }, 'heartbeat failed');
+    }
+  };
+
+  const prune = async () => {
+    try {
+      const result = await pruneDelivered(db, { retentionMs: resolved.retentionHours * 3_600_000 });
+      if (result.ran && result.deleted > 0) logger.info({ deleted: result.deleted }, 'pruned delivered events');
+    } catch (error) {
+      logger.warn({ err: error }, 'pruning delivered events failed');
+    }
+  };
+
+  const onWake = (reason: WakeReason) => drainer.wake(reason);
+
+  const relay: Relay = {
+    id: resolved.relayId,
+    config: resolved,
+    metrics,
+    get opsUrl() {
+      return ops?.url;
+    },
+    async start() {
+      if (started) throw new Error('relay already started');
+      started = true;
+      logger.info({ batchSize: resolved.batchSize, concurrency: resolved.concurrency, pollIntervalMs: resolved.pollIntervalMs, leaseMs: resolved.leaseMs, listen: resolved.listen }, 'relay starting');
+      await registerRelay(db, { id: resolved.relayId, host: hostname(), pid: process.pid });
+      pgHealthy = true;
+      try {
+        await mongo.connect();
+        await sink.prepare(KNOWN_AGGREGATE_TYPES);
+      } catch (error) {
+        // MongoDB may come up later: the drainer backs off and retries; /readyz says so.
+        logger.warn({ err: error }, 'MongoDB not reachable at start; will keep trying');
+      }
+      if (resolved.opsPort !== 'off') {
+        ops = await startOpsServer({
+          host: resolved.opsHost,
+          port: resolved.opsPort,
+          ...(resolved.opsToken ? { token: resolved.opsToken } : {}),
+          registry: metrics.registry,
+          logger: logger.child({ component: 'ops' }),
+          readiness: async () => {
+            const mongoOk = await sink.ping();
+            const checks: Record<string, boolean> = { postgres: pgHealthy, mongodb: mongoOk };
+            if (wake) checks.listener = wake.connected();
+            return { ready: Object.values(checks).every(Boolean) && !abort.signal.aborted, checks };
+          },
+        });
+        logger.info({ url: ops.url }, 'ops endpoint listening');
+      }
+      every(resolved.pollIntervalMs, async () => drainer.wake('poll'));
+      every(resolved.heartbeatMs, heartbeat);
+      every(resolved.pruneIntervalMs, prune);
+      if (wake) await wake.start(onWake);
+      drainer.wake('manual'); // catch up on whatever is already pending
+      logger.info('relay started');
+    },
+    stop() {
+      stopping ??= (async () => {
+        if (!started) {
+          await Promise.allSettled([pool.end(), mongo.close()]);
+          return;
+        }
+        logger.info('relay stopping: no new claims');
+        for (const timer of timers) clearInterval(timer);
+        drainer.dispose();
+        await wake?.stop();
+        // Stop claiming; let the batch in hand finish within the timeout.
+        const inHand = drainer.current();
+        let finished = true;
+        if (inHand) {
+          finished = await Promise.race([
+            inHand.then(() => true),
+            new Promise<boolean>((resolve) => setTimeout(() => resolve(false), resolved.shutdownTimeoutMs).unref()),
+          ]);
+        }
+        abort.abort();
+        try {
+          // Whatever is still claimed by us goes back now, not after the lease.
+          const released = await releaseClaims(db, { relayId: resolved.relayId });
+          if (released > 0 || !finished) logger.warn({ released, finished }, 'released claimed events at shutdown');
+          const stats = drainer.takeStats();
+          await heartbeatRelay(db, { id: resolved.relayId, deliveredDelta: stats.delivered + unreported, ...(stats.lastDeliveredAt ? { lastDeliveredAt: stats.lastDeliveredAt } : {}) });
+          await markRelayStopped(db, { id: resolved.relayId });
+        } catch (error) {
+          logger.warn({ err: error }, 'could not release claims at shutdown; their lease will run out');
+        }
+        await ops?.close();
+        await Promise.allSettled([pool.end(), mongo.close()]);
+        logger.info('relay stopped');
+      })();
+      return stopping;
+    },
+    wake() {
+      drainer.wake('manual');
+    },
+  };
+  return relay;
+}
