@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'INVALID_EVENT'
   | 'UNKNOWN_BALANCE'
   | 'UNKNOWN_TRANSACTION'
+  | 'UNKNOWN_OPERATION'
   | 'INSUFFICIENT_FUNDS'
   | 'BALANCE_EXISTS'
   | 'AMOUNT_OUT_OF_RANGE'
@@ -46,6 +47,13 @@ export class InsufficientFundsError extends OutboxRelayError {}
 /** The idempotency key was used before with a different request, or the balance exists. */
 export class ConflictError extends OutboxRelayError {}
 
+/** PostgreSQL failed for a reason that is not the caller's input; `cause` has the driver error. */
+export class DatabaseError extends OutboxRelayError {
+  constructor(message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super('DATABASE_ERROR', message, options);
+  }
+}
+
 /** A configuration value is missing or invalid; `variable` names it. */
 export class ConfigError extends OutboxRelayError {
   readonly variable: string;
@@ -70,8 +78,9 @@ export function toError(value: unknown): Error {
 export function pgErrorCode(error: unknown): string | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && current !== null && typeof current === 'object'; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+    // Only errors the server sent carry a severity; Node's own (EPIPE…) do not.
+    const { code, severity } = current as { code?: unknown; severity?: unknown };
+    if (typeof code === 'string' && typeof severity === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;

@@ -1,0 +1,126 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import type { DbLike } from '../db/client.ts';
+import { ConflictError } from '../errors.ts';
+import { metadataHash } from '../metadata/metadataHash.ts';
+import { buildOutboxRow, insertOutboxRows, type OutboxRow } from '../outbox/enqueue.ts';
+import type { Metadata, PostingRequest, PostingResult } from '../types.ts';
+import { applyEntries } from './applyEntries.ts';
+import { findPosting, type FindPostingOutcome } from './findPosting.ts';
+import { lockBalances } from './lockBalances.ts';
+import { pgConstraint, runInTransaction, type Tx } from './runInTransaction.ts';
+import { validatePostingRequest, type NormalisedPosting } from './validatePostingRequest.ts';
+
+/** The points inside the posting transaction where `hooks.afterStep` is called. */
+export type PostingStep = 'balances_updated' | 'transaction_inserted' | 'operations_inserted' | 'outbox_inserted' | 'before_commit';
+
+export interface PostTransactionOptions {
+  /** Times to rerun the transaction after a serialization failure or deadlock (default 5). */
+  maxRetries?: number;
+  /**
+   * Testing seam: called inside the transaction after each step. Throwing
+   * from it rolls the whole posting back; tests use it to prove atomicity.
+   * Not for production use.
+   */
+  hooks?: { afterStep?(step: PostingStep): void | Promise<void> };
+}
+
+const IDEMPOTENCY_KEY_CONSTRAINT = 'transaction_idempotency_key_key';
+
+/**
+ * Post a balanced set of entries: update the balances, record the transaction
+ * and one operation per entry, and queue one outbox event per entity that
+ * carries metadata, all in one Postgres transaction. The relay is notified
+ * when (and only if) it commits.
+ *
+ * Idempotent per `idempotencyKey`: the same request again returns the first
+ * result with `created: false`; another request under the same key throws
+ * `ConflictError('IDEMPOTENCY_CONFLICT')`.
+ *
+ * Bad input throws `ValidationError`, `NotFoundError('UNKNOWN_BALANCE')` or
+ * `InsufficientFundsError` and writes nothing. Pass a pool or `Db` (or a
+ * drizzle transaction, in which case the posting runs in a savepoint).
+ */
+export async function postTransaction(db: DbLike, request: PostingRequest, options: PostTransactionOptions = {}): Promise<PostingResult> {
+  const posting = validatePostingRequest(request);
+  const earlier = answer(await findPosting(db, posting.idempotencyKey, posting.requestHash), posting);
+  if (earlier) return earlier;
+  try {
+    return await runInTransaction(db, (tx) => writePosting(tx, posting, options.hooks?.afterStep), { maxRetries: options.maxRetries });
+  } catch (error) {
+    // Another call with the same key committed first: answer as if we had looked it up.
+    if (pgConstraint(error) === IDEMPOTENCY_KEY_CONSTRAINT) {
+      const raced = answer(await findPosting(db, posting.idempotencyKey, posting.requestHash), posting);
+      if (raced) return raced;
+    }
+    throw error;
+  }
+}
+
+function answer(found: FindPostingOutcome, posting: NormalisedPosting): PostingResult | undefined {
+  if (found.kind === 'same') return found.result;
+  if (found.kind === 'conflict') {
+    throw new ConflictError('IDEMPOTENCY_CONFLICT', `idempotency key ${JSON.stringify(posting.idempotencyKey)} was used for a different request (transaction ${found.transactionId})`, {
+      details: { idempotencyKey: posting.idempotencyKey, transactionId: found.transactionId },
+    });
+  }
+  return undefined;
+}
+
+async function writePosting(tx: Tx, posting: NormalisedPosting, afterStep: ((step: PostingStep) => void | Promise<void>) | undefined): Promise<PostingResult> {
+  const step = async (name: PostingStep) => {
+    if (afterStep) await afterStep(name);
+  };
+  const balances = await lockBalances(tx, posting.entries);
+  const { operations, changes } = applyEntries(balances, posting.entries);
+  await tx.execute(sql`
+    UPDATE balance AS b
+    SET available = c.available, version = b.version + c.operations, updated_at = now()
+    FROM unnest(${sql.param(changes.map((c) => c.id))}::uuid[], ${sql.param(changes.map((c) => c.available.toString()))}::bigint[],
+                ${sql.param(changes.map((c) => c.operations))}::int[]) AS c(id, available, operations)
+    WHERE b.id = c.id`);
+  await step('balances_updated');
+
+  // Ids are made here so the outbox rows can name their entities before insert.
+  const transactionId = randomUUID();
+  const operationIds = posting.entries.map(() => randomUUID());
+  const txMeta = metadataColumns(posting.metadata);
+  await tx.execute(sql`
+    INSERT INTO "transaction" (id, idempotency_key, request_hash, description, metadata_version, metadata_hash)
+    VALUES (${transactionId}, ${posting.idempotencyKey}, ${posting.requestHash}, ${posting.description}, ${txMeta.version}, ${txMeta.hash})`);
+  await step('transaction_inserted');
+
+  const entries = posting.entries;
+  const entryMeta = entries.map((e) => metadataColumns(e.metadata));
+  await tx.execute(sql`
+    INSERT INTO operation (id, transaction_id, balance_id, entry_index, account, asset, direction, amount, balance_before, balance_after, metadata_version, metadata_hash)
+    SELECT o.id, ${transactionId}::uuid, o.balance_id, o.entry_index, o.account, o.asset, o.direction, o.amount, o.balance_before, o.balance_after, o.metadata_version, o.metadata_hash
+    FROM unnest(
+      ${sql.param(operationIds)}::uuid[], ${sql.param(operations.map((o) => o.balanceId))}::uuid[], ${sql.param(operations.map((o) => o.entryIndex))}::int[],
+      ${sql.param(entries.map((e) => e.account))}::text[], ${sql.param(entries.map((e) => e.asset))}::text[], ${sql.param(entries.map((e) => e.direction))}::text[],
+      ${sql.param(entries.map((e) => e.amount.toString()))}::bigint[], ${sql.param(operations.map((o) => o.balanceBefore.toString()))}::bigint[],
+      ${sql.param(operations.map((o) => o.balanceAfter.toString()))}::bigint[], ${sql.param(entryMeta.map((m) => m.version))}::int[],
+      ${sql.param(entryMeta.map((m) => m.hash))}::text[]
+    ) AS o(id, balance_id, entry_index, account, asset, direction, amount, balance_before, balance_after, metadata_version, metadata_hash)`);
+  await step('operations_inserted');
+
+  const events: OutboxRow[] = [];
+  if (posting.metadata) events.push(metadataEvent('transaction', transactionId, posting.metadata));
+  entries.forEach((entry, i) => {
+    if (entry.metadata) events.push(metadataEvent('operation', operationIds[i] as string, entry.metadata));
+  });
+  // No metadata, no event: and no NOTIFY either, since the trigger only fires on an INSERT we skip.
+  await insertOutboxRows(tx, events);
+  await step('outbox_inserted');
+
+  await step('before_commit');
+  return { transactionId, operationIds, created: true };
+}
+
+function metadataColumns(metadata: Metadata | null): { version: number; hash: string | null } {
+  return metadata ? { version: 1, hash: metadataHash(metadata) } : { version: 0, hash: null };
+}
+
+function metadataEvent(aggregateType: 'transaction' | 'operation', aggregateId: string, metadata: Metadata): OutboxRow {
+  return buildOutboxRow({ aggregateType, aggregateId, version: 1, payload: { metadata } });
+}

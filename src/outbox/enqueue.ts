@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { toDrizzle, type DbLike } from '../db/client.ts';
+import { ValidationError } from '../errors.ts';
+import { validateMetadata } from '../metadata/validateMetadata.ts';
+import { validateText } from '../metadata/validateText.ts';
+import type { Metadata, OutboxEventInput } from '../types.ts';
+
+/** It names a MongoDB collection (`<aggregateType>_metadata`), so it stays short and plain. */
+export const AGGREGATE_TYPE_PATTERN = /^[a-z][a-z0-9_]{0,47}$/;
+export const MAX_AGGREGATE_ID_LENGTH = 512;
+export const MAX_EVENT_TYPE_LENGTH = 100;
+export const MAX_EVENT_VERSION = 2 ** 31 - 1;
+export const DEFAULT_EVENT_TYPE = 'metadata.upserted';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const EVENT_KEYS: ReadonlySet<string> = new Set(['aggregateType', 'aggregateId', 'version', 'eventType', 'payload', 'eventId']);
+
+/** A validated outbox row, ready to insert. */
+export interface OutboxRow {
+  eventId: string;
+  aggregateType: string;
+  aggregateId: string;
+  version: number;
+  eventType: string;
+  payload: { metadata: Metadata };
+}
+
+/**
+ * Add one event to the outbox inside a transaction the caller holds (a
+ * drizzle transaction, or a node-postgres client between BEGIN and COMMIT).
+ * It opens no transaction of its own: the event commits or rolls back with
+ * the caller's writes, and the relay is woken only once they commit.
+ *
+ * Passing `eventId` makes the call idempotent per event: enqueueing the same
+ * id again returns the row already there (pending, dead or delivered).
+ *
+ * Throws `ValidationError('INVALID_EVENT' | 'INVALID_METADATA')` on bad input.
+ */
+export async function enqueue(tx: DbLike, event: OutboxEventInput): Promise<{ id: number; eventId: string }> {
+  const [row] = await insertOutboxRows(tx, [buildOutboxRow(event)]);
+  return row as { id: number; eventId: string };
+}
+
+/** Validate and normalise an event; the one place outbox rows are built (postTransaction and updateMetadata use it too). */
+export function buildOutboxRow(event: OutboxEventInput): OutboxRow {
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) fail('event', 'must be an object');
+  const unknown = Object.keys(event).filter((key) => !EVENT_KEYS.has(key) && (event as unknown as Record<string, unknown>)[key] !== undefined);
+  if (unknown.length > 0) fail('event', `unknown field(s): ${unknown.join(', ')}`);
+  const { aggregateType, aggregateId, version, payload } = event as Partial<OutboxEventInput>;
+  if (typeof aggregateType !== 'string' || !AGGREGATE_TYPE_PATTERN.test(aggregateType)) {
+    fail('aggregateType', `must match ${AGGREGATE_TYPE_PATTERN} (it names a MongoDB collection), got ${JSON.stringify(aggregateType) ?? typeof aggregateType}`);
+  }
+  const id = validateText(aggregateId, 'aggregateId', { min: 1, max: MAX_AGGREGATE_ID_LENGTH, code: 'INVALID_EVENT' });
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1 || version > MAX_EVENT_VERSION) {
+    fail('version', `must be an integer from 1 to ${MAX_EVENT_VERSION}, got ${String(version)}`);
+  }
+  const eventType = validateText(event.eventType ?? DEFAULT_EVENT_TYPE, 'eventType', { min: 1, max: MAX_EVENT_TYPE_LENGTH, code: 'INVALID_EVENT' });
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) fail('payload', 'must be an object { metadata }');
+  const extra = Object.keys(payload).filter((key) => key !== 'metadata');
+  if (extra.length > 0) fail('payload', `unknown field(s): ${extra.join(', ')}`);
+  const metadata = validateMetadata(payload.metadata, 'payload.metadata');
+  let eventId = event.eventId;
+  if (eventId === undefined) eventId = randomUUID();
+  else if (typeof eventId !== 'string' || !UUID.test(eventId)) fail('eventId', `must be a UUID, got ${JSON.stringify(eventId) ?? typeof eventId}`);
+  // Postgres renders uuids in lower case; compare and return them that way.
+  return { eventId: eventId.toLowerCase(), aggregateType, aggregateId: id, version, eventType, payload: { metadata } };
+}
+
+/**
+ * Insert outbox rows in one statement (one array per column, so any number
+ * of rows fits in six bind parameters), skipping event ids already in the
+ * outbox or already delivered. Returns each row's id, in input order.
+ */
+export async function insertOutboxRows(tx: DbLike, rows: readonly OutboxRow[]): Promise<{ id: number; eventId: string }[]> {
+  if (rows.length === 0) return [];
+  const db = toDrizzle(tx);
+  const eventIds = rows.map((r) => r.eventId);
+  const inserted = await db.execute<{ id: string; event_id: string }>(sql`
+    INSERT INTO outbox (event_id, aggregate_type, aggregate_id, version, event_type, payload)
+    SELECT r.event_id, r.aggregate_type, r.aggregate_id, r.version, r.event_type, r.payload::jsonb
+    FROM unnest(
+      ${sql.param(eventIds)}::uuid[], ${sql.param(rows.map((r) => r.aggregateType))}::text[],
+      ${sql.param(rows.map((r) => r.aggregateId))}::text[], ${sql.param(rows.map((r) => r.version))}::int[],
+      ${sql.param(rows.map((r) => r.eventType))}::text[], ${sql.param(rows.map((r) => JSON.stringify(r.payload)))}::text[]
+    ) AS r(event_id, aggregate_type, aggregate_id, version, event_type, payload)
+    WHERE NOT EXISTS (SELECT 1 FROM outbox_delivered d WHERE d.event_id = r.event_id)
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING id, event_id::text`);
+  const ids = new Map(inserted.rows.map((r) => [r.event_id, Number(r.id)]));
+  const missing = eventIds.filter((eventId) => !ids.has(eventId));
+  if (missing.length > 0) {
+    // Only reached when a caller re-enqueues an event id it passed before.
+    const existing = await db.execute<{ id: string; event_id: string }>(sql`
+      SELECT id, event_id::text FROM outbox WHERE event_id = ANY(${sql.param(missing)}::uuid[])
+      UNION ALL
+      SELECT id, event_id::text FROM outbox_delivered WHERE event_id = ANY(${sql.param(missing)}::uuid[])`);
+    for (const r of existing.rows) ids.set(r.event_id, Number(r.id));
+  }
+  return eventIds.map((eventId) => {
+    const id = ids.get(eventId);
+    // A row delivered and then pruned between the two statements: nothing to point at, and nothing left to do.
+    return { id: id ?? 0, eventId };
+  });
+}
+
+function fail(path: string, message: string): never {
+  throw new ValidationError('INVALID_EVENT', `${path}: ${message}`, { details: { path } });
+}
