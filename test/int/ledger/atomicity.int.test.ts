@@ -76,7 +76,7 @@ describe('postTransaction atomicity', () => {
           seen.push(step);
           if (step === 'outbox_inserted' && failures < 2) {
             failures++;
-            throw Object.assign(new Error('could not serialize access'), { code: '40001' });
+            throw Object.assign(new Error('could not serialize access'), { code: '40001', severity: 'ERROR' });
           }
         },
       },
@@ -91,7 +91,7 @@ describe('postTransaction atomicity', () => {
   it('after maxRetries a retryable failure surfaces as DATABASE_ERROR with its cause, leaving no trace', async () => {
     const before = await snapshot(t().pool);
     let attempts = 0;
-    const deadlock = Object.assign(new Error('deadlock detected'), { code: '40P01' });
+    const deadlock = Object.assign(new Error('deadlock detected'), { code: '40P01', severity: 'ERROR' });
     const error = await postTransaction(t().db, request('gave-up'), {
       maxRetries: 2,
       hooks: { afterStep: (step) => { if (step === 'before_commit') { attempts++; throw deadlock; } } },
