@@ -37,7 +37,7 @@ export async function runDemo(config: RelayConfig, options: DemoOptions, logger:
     await relay.start();
     out(`demo: relay ${relay.id} running${relay.opsUrl ? `, metrics at ${relay.opsUrl}/metrics` : ''}; writing ${options.ratePerSecond} postings/s — Ctrl-C to stop`);
     const writer = startDemoWriter(db, { ratePerSecond: options.ratePerSecond, accounts });
-    const delivered = async () => (await relay.metrics.delivered.get()).values.reduce((sum, v) => sum + v.value, 0);
+    const delivered = async () => (await relay.metrics.delivered.get()).values.reduce((sum: number, v: { value: number }) => sum + v.value, 0);
     const progress = setInterval(() => {
       readLag(db).then(
         async (lag) => out(`posted ${writer.stats.posted}  delivered ${await delivered()}  pending ${lag.pendingCount}  oldest ${lag.oldestPendingSeconds === null ? '-' : `${lag.oldestPendingSeconds.toFixed(2)} s`}  dead ${lag.deadCount}  relays ${lag.relaysAlive}${writer.stats.errors ? `  writer errors ${writer.stats.errors}` : ''}`),

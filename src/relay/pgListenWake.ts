@@ -1,7 +1,11 @@
-import createSubscriber, { type Subscriber } from 'pg-listen';
+import pgListen, { type Subscriber } from 'pg-listen';
 import type pg from 'pg';
 import type { Logger } from '../logger.ts';
 import type { WakeReason, WakeSource } from './wakeSource.ts';
+
+// pg-listen is CommonJS with `exports.default`; under Node's ESM interop the
+// default import is the whole module object.
+const createSubscriber = pgListen.default;
 
 export const OUTBOX_CHANNEL = 'outbox';
 const PROBE_PREFIX = 'probe:';

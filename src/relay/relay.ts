@@ -150,7 +150,7 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
         logger.warn({ err: error }, 'MongoDB not reachable at start; will keep trying');
       }
       if (resolved.opsPort !== 'off') {
-        ops = await startOpsServer({
+        const server = await startOpsServer({
           host: resolved.opsHost,
           port: resolved.opsPort,
           ...(resolved.opsToken ? { token: resolved.opsToken } : {}),
@@ -163,7 +163,8 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
             return { ready: Object.values(checks).every(Boolean) && !abort.signal.aborted, checks };
           },
         });
-        logger.info({ url: ops.url }, 'ops endpoint listening');
+        ops = server;
+        logger.info({ url: server.url }, 'ops endpoint listening');
       }
       every(resolved.pollIntervalMs, async () => drainer.wake('poll'));
       every(resolved.heartbeatMs, heartbeat);
