@@ -50,6 +50,7 @@ describe('delivery', () => {
       const j = Math.floor(Math.random() * (i + 1));
       [events[i], events[j]] = [events[j]!, events[i]!];
     }
+    const deliveredBefore = (await outboxCounts(t().pool)).delivered;
     await insertEvents(t().pool, events);
     const started = Date.now();
     await Promise.all([start({ batchSize: 200 }), start({ batchSize: 200 }), start({ batchSize: 200 })].map((r) => r.start()));
@@ -57,11 +58,12 @@ describe('delivery', () => {
     const seconds = (Date.now() - started) / 1000;
     console.log(`three relays drained ${events.length} events in ${seconds.toFixed(2)} s (${Math.round(events.length / seconds)} events/s)`);
     const counts = await outboxCounts(t().pool);
-    expect(counts).toMatchObject({ pending: 0, dead: 0, delivered: 5000 });
+    expect(counts).toMatchObject({ pending: 0, dead: 0 });
+    expect(counts.delivered - deliveredBefore).toBe(5000);
     const all = await docs().find({ _id: { $regex: '^entity-' } as never }).toArray();
     expect(all).toHaveLength(250);
     for (const doc of all) expect(doc).toMatchObject({ version: 20, metadata: { version: 20 } });
-    const perRelay = await t().pool.query('SELECT delivered_by, count(*)::int AS n FROM outbox_delivered GROUP BY 1');
+    const perRelay = await t().pool.query(`SELECT delivered_by, count(*)::int AS n FROM outbox_delivered WHERE aggregate_id LIKE 'entity-%' GROUP BY 1`);
     expect(perRelay.rows.length).toBeGreaterThanOrEqual(2);
   });
 

@@ -1,0 +1,87 @@
+import type { Db } from '../db/client.ts';
+import type { OutboxEvent } from '../types.ts';
+
+/**
+ * The claim: one statement, so one short transaction that holds row locks
+ * only while it stamps the lease; no transaction stays open while the relay
+ * talks to MongoDB (the lease, not a lock, protects the rows from then on).
+ *
+ * - FOR UPDATE SKIP LOCKED: concurrent relays skip rows another claim is
+ *   stamping right now instead of queueing behind it, so they take disjoint
+ *   batches. Under READ COMMITTED a row that another relay stamped and
+ *   committed after our snapshot is re-checked against the WHERE clause on
+ *   its newest version, so its fresh lease excludes it.
+ * - `claimed_until < now()`: a crashed relay's rows come back when its lease
+ *   runs out; nothing else is needed for crash recovery.
+ * - We never read "ids above the last one seen": ids commit out of order, so
+ *   we claim whatever is still pending.
+ * - `status = 'pending'` matches the predicate of the partial index
+ *   `outbox_pending_idx (id) WHERE status = 'pending'`, and ORDER BY id LIMIT
+ *   lets the planner walk that index in order and stop after n rows, with
+ *   available_at/claimed_until as a cheap filter on the heap row. Verified with
+ *   EXPLAIN on 5,000 rows for both the custom and the generic plan of this
+ *   prepared statement (test/int/outbox/claimBatch.int.test.ts): Index Scan
+ *   using outbox_pending_idx, no Sort, no Seq Scan.
+ *   claimed_* and available_at are not indexed, so the stamp is a HOT update.
+ * - `id = ANY(ARRAY(subquery))` rather than a join with a CTE: the subquery
+ *   becomes an InitPlan and the UPDATE fetches its rows by primary key. As a
+ *   join (UPDATE … FROM picked), the planner chose a hash join over a Seq
+ *   Scan of the whole hot table at a few thousand rows (seen in EXPLAIN).
+ *
+ * now() is the transaction's start; in this one-statement transaction that
+ * is "now".
+ */
+export const CLAIM_BATCH_SQL = `
+UPDATE outbox
+   SET claimed_by = $1,
+       claimed_until = now() + $3::float8 * interval '1 millisecond'
+ WHERE id = ANY(ARRAY(
+         SELECT id
+           FROM outbox
+          WHERE status = 'pending'
+            AND available_at <= now()
+            AND (claimed_until IS NULL OR claimed_until < now())
+          ORDER BY id
+          LIMIT $2
+            FOR UPDATE SKIP LOCKED))
+RETURNING id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts`;
+
+interface ClaimedRow {
+  id: string;
+  event_id: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  version: number;
+  event_type: string;
+  payload: OutboxEvent['payload'];
+  created_at: Date;
+  attempts: number;
+}
+
+/**
+ * Claim up to `batchSize` pending, available, unleased rows for `relayId`
+ * for `leaseMs`. Returns them in id order; an empty array means no work.
+ */
+export async function claimBatch(db: Db, options: { relayId: string; batchSize: number; leaseMs: number }): Promise<OutboxEvent[]> {
+  const { relayId, batchSize, leaseMs } = options;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`claimBatch: batchSize must be a positive integer (got ${batchSize})`);
+  if (!(leaseMs > 0)) throw new RangeError(`claimBatch: leaseMs must be > 0 (got ${leaseMs})`);
+  // Named: parsed and planned once per connection (the hot path).
+  const { rows } = await db.$client.query<ClaimedRow>({ name: 'outbox_claim_batch', text: CLAIM_BATCH_SQL, values: [relayId, batchSize, leaseMs] });
+  // UPDATE … RETURNING does not keep the CTE's order.
+  return rows.map(toEvent).sort((a, b) => a.id - b.id);
+}
+
+function toEvent(row: ClaimedRow): OutboxEvent {
+  return {
+    id: Number(row.id),
+    eventId: row.event_id,
+    aggregateType: row.aggregate_type,
+    aggregateId: row.aggregate_id,
+    version: row.version,
+    eventType: row.event_type,
+    payload: row.payload,
+    createdAt: row.created_at,
+    attempts: row.attempts,
+  };
+}
