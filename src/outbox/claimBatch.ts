@@ -28,22 +28,67 @@ import type { OutboxEvent } from '../types.ts';
  *   join (UPDATE … FROM picked), the planner chose a hash join over a Seq
  *   Scan of the whole hot table at a few thousand rows (seen in EXPLAIN).
  *
+ * One aggregate, one relay at a time. Relays may not hold events of the same
+ * entity at once: the sink's version fence makes that correct on MongoDB, but
+ * FerretDB's fenced update is not atomic (query, then overwrite by _id), so two
+ * relays writing v19 and v20 of one document together can lose v20 (seen in
+ * the three-relay test). Three parts close it:
+ * - NOT EXISTS: skip entities another relay holds under a live lease;
+ * - pg_try_advisory_xact_lock on the entity: two claims running at the same
+ *   moment cannot both take it (held only for this one-statement transaction);
+ * - siblings: the claim also takes the entity's other claimable rows, so a
+ *   claim that started before ours committed re-checks those rows (they were
+ *   updated) and finds our lease, instead of taking one of them.
+ * A batch is therefore up to `batchSize` rows plus at most `batchSize`
+ * siblings; the sink collapses an entity's versions into one write anyway.
+ *
  * now() is the transaction's start; in this one-statement transaction that
  * is "now".
  */
 export const CLAIM_BATCH_SQL = `
+WITH picked AS MATERIALIZED (
+  SELECT id, aggregate_type, aggregate_id
+    FROM outbox o
+   WHERE status = 'pending'
+     AND available_at <= now()
+     AND (claimed_until IS NULL OR claimed_until < now())
+     AND NOT EXISTS (
+           SELECT 1 FROM outbox held
+            WHERE held.aggregate_type = o.aggregate_type
+              AND held.aggregate_id = o.aggregate_id
+              AND held.status = 'pending'
+              AND held.claimed_until >= now()
+              AND held.claimed_by <> $1
+           -- OFFSET 0 keeps this a per-row probe of outbox_aggregate_idx; as an
+           -- anti-join the planner may hash a Seq Scan of the whole table.
+           OFFSET 0)
+     AND pg_try_advisory_xact_lock(hashtextextended(o.aggregate_type || '/' || o.aggregate_id, 7406))
+   ORDER BY id
+   LIMIT $2
+     FOR UPDATE SKIP LOCKED
+), siblings AS (
+  -- LATERAL from the (small) picked set: each entity is one index probe on
+  -- outbox_aggregate_idx. A plain join or IN (subquery) planned as a hash
+  -- join over a Seq Scan of the whole hot table.
+  SELECT s.id
+    FROM picked p
+   CROSS JOIN LATERAL (
+         SELECT id
+           FROM outbox s
+          WHERE s.aggregate_type = p.aggregate_type
+            AND s.aggregate_id = p.aggregate_id
+            AND s.id <> p.id
+            AND s.status = 'pending'
+            AND s.available_at <= now()
+            AND (s.claimed_until IS NULL OR s.claimed_until < now())
+          LIMIT $2
+            FOR UPDATE SKIP LOCKED) s
+   LIMIT $2
+)
 UPDATE outbox
    SET claimed_by = $1,
        claimed_until = now() + $3::float8 * interval '1 millisecond'
- WHERE id = ANY(ARRAY(
-         SELECT id
-           FROM outbox
-          WHERE status = 'pending'
-            AND available_at <= now()
-            AND (claimed_until IS NULL OR claimed_until < now())
-          ORDER BY id
-          LIMIT $2
-            FOR UPDATE SKIP LOCKED))
+ WHERE id = ANY(ARRAY(SELECT id FROM picked UNION ALL SELECT id FROM siblings))
 RETURNING id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts`;
 
 interface ClaimedRow {
@@ -60,7 +105,7 @@ interface ClaimedRow {
 
 /**
  * Claim up to `batchSize` pending, available, unleased rows for `relayId`
- * for `leaseMs`. Returns them in id order; an empty array means no work.
+ * for `leaseMs` (plus up to `batchSize` more rows of the same entities). Returns them in id order; an empty array means no work.
  */
 export async function claimBatch(db: Db, options: { relayId: string; batchSize: number; leaseMs: number }): Promise<OutboxEvent[]> {
   const { relayId, batchSize, leaseMs } = options;

@@ -153,7 +153,14 @@ async function bulkUpsert(
   const ops: AnyBulkWriteOperation<MetadataDocument>[] = indices.map((i) => {
     const u = upserts[i]!;
     return {
-      updateOne: {
+      // updateMany, not updateOne: the filter names one _id, so on MongoDB the
+      // two are the same write. On FerretDB 1.24 they are not: an updateOne
+      // keeps its query iterator (and a backend connection) open until the whole
+      // bulk command ends (handler/msg_update.go defers Close inside the loop
+      // and LimitIterator never drains the rows), so a bulk of 50+ matching
+      // statements exhausts its 50-connection pool and hangs the server.
+      // updateMany drains the iterator and gives the connection back per statement.
+      updateMany: {
         // Takes effect only where the stored version is lower; where it is equal
         // or higher, the upsert's insert hits _id and answers E11000.
         filter: { _id: u.id, version: { $lt: u.version } },

@@ -74,13 +74,29 @@ describe('claimBatch', () => {
   });
 
   it('does not claim dead rows, rows not yet available, or rows under a live lease', async () => {
-    await insertRows(t().pool, 3, { status: 'dead', attempts: 5 });
-    await insertRows(t().pool, 3, { availableInMs: 60_000 });
-    await insertRows(t().pool, 3, { claimedBy: 'relay-other', claimedForMs: 60_000 });
-    const { ids: claimable } = await insertRows(t().pool, 2);
+    await insertRows(t().pool, 3, { status: 'dead', attempts: 5, aggregatePrefix: 'dead-' });
+    await insertRows(t().pool, 3, { availableInMs: 60_000, aggregatePrefix: 'later-' });
+    await insertRows(t().pool, 3, { claimedBy: 'relay-other', claimedForMs: 60_000, aggregatePrefix: 'leased-' });
+    const { ids: claimable } = await insertRows(t().pool, 2, { aggregatePrefix: 'free-' });
     const events = await claimBatch(t().db, { relayId: 'relay-a', batchSize: 100, leaseMs: 30_000 });
     expect(events.map((e) => e.id)).toEqual(claimable);
     expect(await claimBatch(t().db, { relayId: 'relay-b', batchSize: 100, leaseMs: 30_000 })).toEqual([]);
+  });
+
+  it('never hands an entity to a second relay while another relay holds one of its events under a live lease', async () => {
+    await insertRows(t().pool, 1, { claimedBy: 'relay-other', claimedForMs: 60_000, aggregatePrefix: 'busy-' });
+    const { ids: sameEntity } = await insertRows(t().pool, 1, { aggregatePrefix: 'busy-' });
+    const { ids: otherEntity } = await insertRows(t().pool, 1, { aggregatePrefix: 'idle-' });
+    const events = await claimBatch(t().db, { relayId: 'relay-a', batchSize: 10, leaseMs: 30_000 });
+    expect(events.map((e) => e.id)).toEqual(otherEntity);
+    expect(events.map((e) => e.id)).not.toContain(sameEntity[0]);
+  });
+
+  it('takes the other claimable events of the entities it picks, so no concurrent claim can split an entity', async () => {
+    const { ids } = await insertRows(t().pool, 1, { aggregatePrefix: 'split-' });
+    const { ids: later } = await insertRows(t().pool, 1, { aggregatePrefix: 'split-' });
+    const events = await claimBatch(t().db, { relayId: 'relay-a', batchSize: 1, leaseMs: 30_000 });
+    expect(events.map((e) => e.id)).toEqual([...ids, ...later]);
   });
 
   it('a row whose lease ran out is claimed again, by another relay', async () => {

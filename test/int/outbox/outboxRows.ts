@@ -14,6 +14,8 @@ export interface RowSpec {
   createdInMs?: number;
   lastError?: string;
   eventId?: string;
+  /** aggregate_id is this prefix + the row's position in the call; default 'agg-'. */
+  aggregatePrefix?: string;
 }
 
 /** Insert `count` rows shaped by `spec`; returns their ids in order. */
@@ -23,7 +25,7 @@ export async function insertRows(pool: pg.Pool, count: number, spec: RowSpec = {
   const { rows } = await pool.query<{ id: string }>(
     `INSERT INTO outbox (event_id, aggregate_type, aggregate_id, version, event_type, payload, status, attempts,
                          available_at, claimed_by, claimed_until, created_at, last_error, dead_at)
-     SELECT e, 'transaction', 'agg-' || n, 1, 'metadata.upserted', jsonb_build_object('metadata', jsonb_build_object('n', n)),
+     SELECT e, 'transaction', $9 || n, 1, 'metadata.upserted', jsonb_build_object('metadata', jsonb_build_object('n', n)),
             $2, $3,
             now() + $4::float8 * interval '1 millisecond',
             $5, CASE WHEN $6::float8 IS NULL THEN NULL ELSE now() + $6::float8 * interval '1 millisecond' END,
@@ -32,7 +34,7 @@ export async function insertRows(pool: pg.Pool, count: number, spec: RowSpec = {
        FROM unnest($1::uuid[]) WITH ORDINALITY AS u(e, n)
      ORDER BY n
      RETURNING id`,
-    [eventIds, status, spec.attempts ?? 0, spec.availableInMs ?? 0, spec.claimedBy ?? null, spec.claimedForMs ?? null, spec.createdInMs ?? 0, spec.lastError ?? null],
+    [eventIds, status, spec.attempts ?? 0, spec.availableInMs ?? 0, spec.claimedBy ?? null, spec.claimedForMs ?? null, spec.createdInMs ?? 0, spec.lastError ?? null, spec.aggregatePrefix ?? 'agg-'],
   );
   return { ids: rows.map((r) => Number(r.id)).sort((a, b) => a - b), eventIds };
 }

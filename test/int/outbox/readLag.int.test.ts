@@ -28,14 +28,15 @@ describe('readLag (outbox_lag)', () => {
   it('on a loaded outbox: pending, in flight, dead, delivered in the last minute, oldest pending age', async () => {
     // 5 old pending rows (2 minutes), 3 of them claimed below; 4 recent pending;
     // 2 dead (not pending, older still); 6 delivered now; 3 delivered long ago.
-    await insertRows(t().pool, 2, { status: 'dead', attempts: 10, createdInMs: -600_000 });
-    await insertRows(t().pool, 5, { createdInMs: -120_000 });
-    await insertRows(t().pool, 4);
-    const { ids: toDeliver } = await insertRows(t().pool, 6);
+    // Distinct entities per group: a claim also takes an entity's other events.
+    await insertRows(t().pool, 2, { status: 'dead', attempts: 10, createdInMs: -600_000, aggregatePrefix: 'dead-' });
+    await insertRows(t().pool, 5, { createdInMs: -120_000, aggregatePrefix: 'old-' });
+    await insertRows(t().pool, 4, { aggregatePrefix: 'recent-' });
+    const { ids: toDeliver } = await insertRows(t().pool, 6, { aggregatePrefix: 'deliver-' });
     const claimed = await claimBatch(t().db, { relayId: 'relay-a', batchSize: 3, leaseMs: 30_000 });
     expect(claimed).toHaveLength(3);
     // An expired lease does not count as in flight.
-    await insertRows(t().pool, 1, { claimedBy: 'relay-gone', claimedForMs: -1_000 });
+    await insertRows(t().pool, 1, { claimedBy: 'relay-gone', claimedForMs: -1_000, aggregatePrefix: 'gone-' });
     await t().pool.query(`UPDATE outbox SET claimed_by = 'relay-a', claimed_until = now() + interval '30 seconds' WHERE id = ANY($1::bigint[])`, [toDeliver]);
     expect((await markDelivered(t().db, { relayId: 'relay-a', ids: toDeliver })).delivered).toHaveLength(6);
     await t().pool.query(
