@@ -1,0 +1,94 @@
+/**
+ * Reconciliation: read-only consistency checks across Postgres (the source of
+ * truth) and MongoDB (the metadata projection), and a repair that only ever
+ * goes through the outbox.
+ */
+import type { Db as MongoDb } from 'mongodb';
+import type { Db } from '../db/client.ts';
+import type { Logger } from '../logger.ts';
+
+export const CHECK_NAMES = ['metadata-sync', 'orphan-documents', 'orphan-transactions', 'double-entry', 'balances', 'outbox-health'] as const;
+export type CheckName = (typeof CHECK_NAMES)[number];
+
+export interface CheckResult {
+  /** Offending items found (0: clean). */
+  problems: number;
+  /** The first `sampleLimit` offending ids, each with a short reason: `<id>: <reason>`. */
+  samples: string[];
+  /** Items examined. */
+  checked: number;
+  /** metadata-sync: entities with an event still pending in the outbox (not judged). */
+  skippedInFlight?: number;
+  /** metadata-sync with repair: fresh events enqueued. */
+  repaired?: number;
+  /** metadata-sync with repair: drifted entities whose payload is no longer retained. */
+  unrepairable?: string[];
+}
+
+export interface ReconcileReport {
+  /** true when every check that ran found nothing. */
+  ok: boolean;
+  startedAt: string;
+  durationMs: number;
+  checks: Partial<Record<CheckName, CheckResult>>;
+}
+
+export interface ReconcileDeps {
+  db: Db;
+  mongoDb: MongoDb;
+  logger?: Logger;
+}
+
+export interface ReconcileOptions {
+  /** Which checks to run (default: all). */
+  checks?: readonly CheckName[];
+  /** Re-enqueue events for metadata drift (never touches ledger rows). */
+  repair?: boolean;
+  /** Offending ids kept per check (default 20). */
+  sampleLimit?: number;
+  /** Rows per Postgres page and ids per MongoDB `$in` (default 1000). */
+  pageSize?: number;
+  /** outbox-health: a pending event older than this is a problem (default 300). */
+  pendingOlderThanSeconds?: number;
+  /**
+   * How metadata-sync reads MongoDB: `keyset` (a `$in` per Postgres page: best
+   * where `_id` lookups use an index, i.e. MongoDB), `scan` (one streamed read
+   * per collection into a Postgres temp table: FerretDB, whose every find is a
+   * full scan), `auto` (default: `scan` on FerretDB, else `keyset`).
+   */
+  strategy?: 'auto' | 'keyset' | 'scan';
+}
+
+/** Options with defaults applied, as every check sees them. */
+export interface CheckContext extends ReconcileDeps {
+  logger: Logger;
+  sampleLimit: number;
+  pageSize: number;
+  pendingOlderThanSeconds: number;
+  repair: boolean;
+  strategy: 'keyset' | 'scan';
+}
+
+/** Entity types whose metadata the ledger projects to MongoDB: aggregate type → Postgres table. */
+export const METADATA_ENTITIES = [
+  { aggregateType: 'transaction', table: '"transaction"' },
+  { aggregateType: 'operation', table: 'operation' },
+] as const;
+
+export function collectionFor(aggregateType: string): string {
+  return `${aggregateType}_metadata`;
+}
+
+/** Keeps the first `limit` samples; counts every problem. */
+export class Findings {
+  problems = 0;
+  readonly samples: string[] = [];
+  readonly limit: number;
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+  add(id: string, reason: string): void {
+    this.problems++;
+    if (this.samples.length < this.limit) this.samples.push(`${id}: ${reason}`);
+  }
+}
