@@ -15,6 +15,12 @@ import { readLag } from './outbox/readLag.ts';
 import { requeueDead } from './outbox/requeueDead.ts';
 import { createRelay } from './relay/relay.ts';
 import { runDemo } from './demo/runDemo.ts';
+import { MongoClient } from 'mongodb';
+import { formatReport } from './reconcile/formatReport.ts';
+import { reconcile } from './reconcile/reconcile.ts';
+import { reconcileExitCode } from './reconcile/reconcileExitCode.ts';
+import { readLastReconcileRun, recordReconcileRun } from './reconcile/recordReconcileRun.ts';
+import { CHECK_NAMES, type CheckName } from './reconcile/reconcileTypes.ts';
 
 type SettingKey = keyof typeof SETTINGS;
 
@@ -95,11 +101,17 @@ async function statusCommand(options: { json?: boolean; watch?: string | boolean
   if (options.watch !== undefined && options.watch !== false && !(intervalMs >= 100)) throw usage(`--watch takes a number of seconds ≥ 0.1 (got ${String(options.watch)})`);
   await withDb(config, async (db) => {
     for (;;) {
-      const lag = await readLag(db);
-      if (options.json) console.log(JSON.stringify(lag));
+      const [lag, lastReconcile] = await Promise.all([readLag(db), readLastReconcileRun(db)]);
+      if (options.json) console.log(JSON.stringify({ ...lag, lastReconcile: lastReconcile ?? null }));
       else {
         if (intervalMs) process.stdout.write('\x1b[2J\x1b[H');
         console.log(formatLag(lag));
+        console.log(
+          lastReconcile
+            ? `\nlast reconcile: ${lastReconcile.ok ? 'clean' : 'PROBLEMS'} at ${lastReconcile.finishedAt.toISOString()} by ${lastReconcile.ranBy}` +
+                (lastReconcile.ok ? '' : ` (${Object.entries(lastReconcile.problems).filter(([, n]) => n > 0).map(([c, n]) => `${c}: ${n}`).join(', ')})`)
+            : '\nlast reconcile: never',
+        );
       }
       if (!intervalMs) return;
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
@@ -159,6 +171,39 @@ async function demoCommand(options: { rate: string; duration?: string; customers
   process.exit();
 }
 
+const RECONCILE_KEYS: SettingKey[] = ['databaseUrl', 'mongoUrl', 'mongoDb', 'logLevel', 'logFormat'];
+
+async function reconcileCommand(
+  options: { repair?: boolean; json?: boolean; check?: string[]; sampleLimit: string; pageSize: string; pendingOlderThan: string } & Record<string, unknown>,
+): Promise<void> {
+  const config = resolveConfig(process.env, overridesFrom(options, RECONCILE_KEYS), ['databaseUrl', 'mongoUrl']);
+  const checks = options.check ?? [...CHECK_NAMES];
+  const unknown = checks.filter((c) => !(CHECK_NAMES as readonly string[]).includes(c));
+  if (unknown.length > 0) throw usage(`unknown check ${unknown.join(', ')}; the checks are ${CHECK_NAMES.join(', ')}`);
+  const numbers = { sampleLimit: Number(options.sampleLimit), pageSize: Number(options.pageSize), pendingOlderThanSeconds: Number(options.pendingOlderThan) };
+  for (const [name, value] of Object.entries(numbers)) {
+    if (!Number.isInteger(value) || value < 1) throw usage(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} takes a whole number ≥ 1`);
+  }
+  const logger = loggerFor(config);
+  const pool = createPool(config.databaseUrl, { max: 4, applicationName: 'outbox-relay-reconcile' });
+  const mongo = new MongoClient(config.mongoUrl, { serverSelectionTimeoutMS: 10_000 });
+  let exitCode: 0 | 1 | 2;
+  try {
+    await mongo.connect();
+    const db = createDb(pool);
+    const report = await reconcile({ db, mongoDb: mongo.db(config.mongoDb), logger }, { checks: checks as CheckName[], repair: options.repair === true, ...numbers });
+    await recordReconcileRun(db, report, 'cli').catch((error: unknown) => logger.warn({ err: error }, 'could not record the reconcile run'));
+    console.log(options.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    exitCode = reconcileExitCode({ report });
+  } catch (error) {
+    console.error(`outbox-relay: reconcile could not run: ${error instanceof Error ? error.message : String(error)}`);
+    exitCode = reconcileExitCode({ error });
+  } finally {
+    await Promise.allSettled([pool.end(), mongo.close()]);
+  }
+  process.exit(exitCode);
+}
+
 class UsageError extends Error {}
 function usage(message: string): UsageError {
   return new UsageError(message);
@@ -186,6 +231,18 @@ export function buildProgram(): Command {
     dead.command('requeue').description('Put dead events back to pending with attempts reset.').argument('[event-ids...]', 'event ids (UUIDs)').option('--all', 'requeue every dead event'),
     DB_KEYS,
   ).action(deadRequeueCommand);
+  addSettingFlags(
+    program
+      .command('reconcile')
+      .description('Prove PostgreSQL and MongoDB agree. Exit 0 clean, 1 problems found, 2 could not run.')
+      .option('--repair', 'fix metadata drift by enqueuing fresh events (never touches balances, transactions or operations)')
+      .option('--json', 'machine-readable report')
+      .option('--check <name...>', `run only these checks: ${CHECK_NAMES.join(', ')}`)
+      .option('--sample-limit <n>', 'offending ids shown per check', '20')
+      .option('--page-size <n>', 'rows per page', '1000')
+      .option('--pending-older-than <seconds>', 'outbox-health: pending events older than this are a problem', '300'),
+    RECONCILE_KEYS,
+  ).action(reconcileCommand);
   addSettingFlags(
     program
       .command('demo')

@@ -180,3 +180,18 @@ export const outboxLag = pgView('outbox_lag', {
   lastDeliveredAt: timestamp('last_delivered_at', { withTimezone: true }),
   relays: jsonb('relays').notNull(),
 }).existing();
+
+/** Every reconciliation run (CLI or a relay's periodic one): `outbox-relay status` shows the last. */
+export const reconcileRun = pgTable(
+  'reconcile_run',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
+    finishedAt: timestamp('finished_at', { withTimezone: true }).notNull().defaultNow(),
+    ok: boolean('ok').notNull(),
+    /** { "<check>": problems } for every check that ran. */
+    problems: jsonb('problems').notNull(),
+    ranBy: text('ran_by').notNull(),
+  },
+  (t) => [index('reconcile_run_finished_at_idx').on(t.finishedAt)],
+);

@@ -1,6 +1,7 @@
 /**
  * The relay's Prometheus metrics, on a registry of its own (never the global
- * one), so several relays in one process — tests, the demo — don't collide.
+ * one), so several relays in one process — tests, the demo, an application
+ * that embeds the relay and has its own metrics — don't collide.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -26,11 +27,20 @@ export interface RelayMetrics {
   commitToApplied: Histogram;
 }
 
-export function createRelayMetrics(options: { defaultMetrics?: boolean } = {}): RelayMetrics {
+export interface RelayMetricsOptions {
+  /**
+   * Process metrics (CPU, memory, event-loop lag, GC) under their standard
+   * names (`process_*`, `nodejs_*`) so stock Node.js dashboards work; default
+   * true. Turn off when the embedding application already exports them.
+   */
+  defaultMetrics?: boolean;
+}
+
+export function createRelayMetrics(options: RelayMetricsOptions = {}): RelayMetrics {
   const registry = new Registry();
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'outbox_relay_process_' });
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  return {
+  const metrics: RelayMetrics = {
     registry,
     delivered: new Counter({ name: 'outbox_relay_events_delivered_total', help: 'Events applied to MongoDB and marked delivered by this relay.', registers }),
     failed: new Counter({ name: 'outbox_relay_events_failed_total', help: 'Event attempts that failed permanently for that event (it retries with backoff).', labelNames: ['kind'], registers }),
@@ -51,4 +61,8 @@ export function createRelayMetrics(options: { defaultMetrics?: boolean } = {}): 
     batchDuration: new Histogram({ name: 'outbox_relay_batch_duration_seconds', help: 'Apply + mark time of one claimed batch.', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
     commitToApplied: new Histogram({ name: 'outbox_relay_commit_to_applied_seconds', help: 'From the outbox row being written to MongoDB acknowledging it.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers }),
   };
+  // Export the series at 0 from the start: rate() and increase() miss the
+  // first failure of a series that appears only when it happens.
+  metrics.failed.inc({ kind: 'permanent' }, 0);
+  return metrics;
 }

@@ -9,6 +9,9 @@ import { pruneDelivered } from '../outbox/pruneDelivered.ts';
 import { readLag } from '../outbox/readLag.ts';
 import { heartbeatRelay, markRelayStopped, registerRelay } from '../outbox/relayRegistry.ts';
 import { releaseClaims } from '../outbox/releaseClaims.ts';
+import { recordReconcileMetrics } from '../reconcile/recordReconcileMetrics.ts';
+import { recordReconcileRun } from '../reconcile/recordReconcileRun.ts';
+import { runReconcileExclusive } from '../reconcile/runReconcileExclusive.ts';
 import { createMongoSink } from '../sink/mongoSink.ts';
 import { Drainer } from './drainer.ts';
 import { createPgListenWake } from './pgListenWake.ts';
@@ -127,6 +130,21 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
     }
   };
 
+  const reconcilePeriodically = async () => {
+    try {
+      const outcome = await runReconcileExclusive({ db, mongoDb: mongo.db(resolved.mongoDb), logger: logger.child({ component: 'reconcile' }) }, {});
+      if (!outcome.ran) return; // another relay is reconciling
+      recordReconcileMetrics(metrics, outcome.report);
+      await recordReconcileRun(db, outcome.report, resolved.relayId);
+      const problems = Object.entries(outcome.report.checks).filter(([, c]) => c && c.problems > 0).map(([name, c]) => `${name}: ${c?.problems}`);
+      if (outcome.report.ok) logger.info({ durationMs: outcome.report.durationMs }, 'reconcile clean');
+      else logger.error({ problems, durationMs: outcome.report.durationMs }, 'reconcile found problems (run `outbox-relay reconcile` for details)');
+    } catch (error) {
+      metrics.reconcileLastOk.set(0);
+      logger.warn({ err: error }, 'periodic reconcile could not run');
+    }
+  };
+
   const onWake = (reason: WakeReason) => drainer.wake(reason);
 
   const relay: Relay = {
@@ -169,6 +187,7 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
       every(resolved.pollIntervalMs, async () => drainer.wake('poll'));
       every(resolved.heartbeatMs, heartbeat);
       every(resolved.pruneIntervalMs, prune);
+      if (resolved.reconcileEveryMs > 0) every(resolved.reconcileEveryMs, reconcilePeriodically);
       if (wake) await wake.start(onWake);
       drainer.wake('manual'); // catch up on whatever is already pending
       logger.info('relay started');

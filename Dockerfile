@@ -1,0 +1,30 @@
+# The relay as a sidecar: `docker build -t outbox-relay .`
+# Node 24 runs the TypeScript sources directly (type stripping): no build step.
+FROM node:24-slim
+
+ENV NODE_ENV=production
+WORKDIR /app
+
+# Dependencies first, so a source change does not reinstall them.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+COPY bin/ ./bin/
+COPY drizzle/ ./drizzle/
+COPY src/ ./src/
+
+# The image's unprivileged user; the app only reads /app.
+USER node
+
+# /metrics, /healthz, /readyz. The relay binds 127.0.0.1 unless
+# OUTBOX_RELAY_OPS_HOST says otherwise (docker-compose.yml sets 0.0.0.0 and
+# publishes the port on the host's loopback only).
+EXPOSE 9464
+
+# Liveness through the ops endpoint, reached on loopback inside the container
+# (works for OUTBOX_RELAY_OPS_HOST 127.0.0.1 or 0.0.0.0; not with OPS_PORT=off).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.OUTBOX_RELAY_OPS_PORT || 9464) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+ENTRYPOINT ["node", "src/cli.ts"]
+CMD ["run"]

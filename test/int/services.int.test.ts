@@ -1,0 +1,166 @@
+/**
+ * `npm run services` as a user runs it: a child process on this Node, its
+ * stdout eval'd by a real shell. "Nothing available" is simulated with URLs
+ * on closed loopback ports, never by stopping the shared services.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { createServer, type Server, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, inject, it } from 'vitest';
+import { mongoReachable, ourFerretDbPid, postgresReachable } from '../../scripts/services.ts';
+
+const SCRIPT = fileURLToPath(new URL('../../scripts/services.ts', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function runServices(args: string[], env: Record<string, string | undefined>): Promise<Run> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [SCRIPT, ...args], { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
+  });
+}
+
+/** The environment minus the URLs, so the script resolves services itself. */
+function envWithout(...names: string[]): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const name of names) delete env[name];
+  return env;
+}
+
+/** What a shell gets after `eval "$(npm run -s services)"`. */
+function evalInShell(stdout: string): Promise<{ DATABASE_URL: string; MONGO_URL: string }> {
+  return new Promise((resolve, reject) => {
+    execFile('bash', ['-c', 'unset DATABASE_URL MONGO_URL; eval "$1"; printf "%s\\n%s\\n" "$DATABASE_URL" "$MONGO_URL"', 'eval', stdout], (error, out) => {
+      if (error) return reject(error);
+      const [DATABASE_URL = '', MONGO_URL = ''] = out.split('\n');
+      resolve({ DATABASE_URL, MONGO_URL });
+    });
+  });
+}
+
+/** A loopback port nobody listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const usingEnv = Boolean(process.env.DATABASE_URL || process.env.MONGO_URL);
+
+describe('npm run services', () => {
+  it('is harmless to run twice in a row and prints the same eval-able lines both times', async () => {
+    const first = await runServices([], process.env);
+    expect(first.code, first.stderr).toBe(0);
+    const second = await runServices(['up'], process.env);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toBe(first.stdout);
+    expect(first.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^export DATABASE_URL=/), expect.stringMatching(/^export MONGO_URL=/)]);
+    const exported = await evalInShell(first.stdout);
+    expect(exported.DATABASE_URL).toMatch(/^postgres(ql)?:\/\//);
+    expect(exported.MONGO_URL).toMatch(/^mongodb:\/\//);
+    expect(await mongoReachable(exported.MONGO_URL)).toBeUndefined();
+    console.info(`services up: ${first.ms} ms, then ${second.ms} ms (warm)`);
+  });
+
+  it('hands env URLs through unchanged, quoted so a shell eval keeps the & of a query string', async () => {
+    const { databaseUrl, mongoUrl } = inject('services');
+    const withQuery = `${mongoUrl}${mongoUrl.includes('?') ? '&' : '?'}appName=services-test&directConnection=true`;
+    const run = await runServices([], { ...process.env, DATABASE_URL: databaseUrl, MONGO_URL: withQuery });
+    expect(run.code, run.stderr).toBe(0);
+    expect(await evalInShell(run.stdout)).toEqual({ DATABASE_URL: databaseUrl, MONGO_URL: withQuery });
+  });
+
+  it('fails naming both services when DATABASE_URL and MONGO_URL point at closed ports', async () => {
+    const [pgPort, mongoPort] = [await closedPort(), await closedPort()];
+    const run = await runServices([], { ...process.env, DATABASE_URL: `postgres://postgres:hunter2@127.0.0.1:${pgPort}/x`, MONGO_URL: `mongodb://127.0.0.1:${mongoPort}/` });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(`DATABASE_URL (postgres://postgres:***@127.0.0.1:${pgPort}/x): PostgreSQL does not answer`);
+    expect(run.stderr).toContain(`MONGO_URL (mongodb://127.0.0.1:${mongoPort}/): MongoDB does not answer`);
+    expect(run.stderr).not.toContain('hunter2');
+  });
+
+  it('names the missing one when only DATABASE_URL or only MONGO_URL is set', async () => {
+    const onlyPg = await runServices([], { ...envWithout('MONGO_URL'), DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    expect(onlyPg.code).toBe(1);
+    expect(onlyPg.stderr).toMatch(/DATABASE_URL is set but MONGO_URL is not/);
+    const onlyMongo = await runServices([], { ...envWithout('DATABASE_URL'), MONGO_URL: 'mongodb://127.0.0.1:27017/' });
+    expect(onlyMongo.code).toBe(1);
+    expect(onlyMongo.stderr).toMatch(/MONGO_URL is set but DATABASE_URL is not/);
+  });
+
+  it('fails naming PostgreSQL when neither env, Docker nor a local PostgreSQL is available', async () => {
+    const port = await closedPort();
+    const run = await runServices([], { ...envWithout('DATABASE_URL', 'MONGO_URL'), OUTBOX_RELAY_NO_DOCKER: '1', OUTBOX_RELAY_LOCAL_PG_URL: `postgres://postgres@127.0.0.1:${port}/postgres` });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(`no PostgreSQL available`);
+    expect(run.stderr).toContain(`127.0.0.1:${port}`);
+  });
+
+  it.skipIf(usingEnv)('leaves a port alone that something other than a MongoDB-compatible server holds, and says so', async () => {
+    // Accepts connections and never answers: not ours, not compatible.
+    const sockets = new Set<Socket>();
+    const squatter: Server = createServer((socket) => sockets.add(socket.on('error', () => {})));
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = squatter.address() as { port: number };
+    try {
+      const run = await runServices([], { ...envWithout('DATABASE_URL', 'MONGO_URL'), OUTBOX_RELAY_NO_DOCKER: '1', OUTBOX_RELAY_FERRETDB_PORT: String(port) });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`127.0.0.1:${port} accepts connections but does not answer as a MongoDB-compatible server`);
+      expect(squatter.listening).toBe(true);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    }
+  });
+
+  // Stops the shared FerretDB for about a second; only when it is ours to stop.
+  it.skipIf(usingEnv || ourFerretDbPid() === undefined)('down stops the FerretDB it started (not PostgreSQL) and up brings it back', async () => {
+    const env = { ...envWithout('DATABASE_URL', 'MONGO_URL'), OUTBOX_RELAY_NO_DOCKER: '1' };
+    const before = await runServices([], env);
+    expect(before.code, before.stderr).toBe(0);
+    const { DATABASE_URL, MONGO_URL } = await evalInShell(before.stdout);
+    const pid = ourFerretDbPid();
+
+    const down = await runServices(['down'], env);
+    let up: Run;
+    let stoppedPidAlive: boolean | undefined;
+    try {
+      expect(down.code, down.stderr).toBe(0);
+      expect(down.stderr).toContain(`ferretdb (pid ${pid})`);
+      // The process, not the port: another test run may restart FerretDB at once.
+      stoppedPidAlive = alive(pid!);
+    } finally {
+      up = await runServices(['up'], env); // restart right away: other test files share it
+    }
+    expect(stoppedPidAlive, 'the FerretDB process survived down').toBe(false);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stdout).toBe(before.stdout);
+    expect(ourFerretDbPid()).not.toBe(pid);
+    expect(await mongoReachable(MONGO_URL)).toBeUndefined();
+    expect(await postgresReachable(DATABASE_URL), 'down must never stop PostgreSQL').toBeUndefined();
+    console.info(`services down: ${down.ms} ms; cold up: ${up.ms} ms`);
+  });
+});

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { register as globalRegistry } from 'prom-client';
+import { createRelayMetrics } from '../../../src/ops/metrics.ts';
+
+const NAMES = [
+  'outbox_relay_events_delivered_total',
+  'outbox_relay_events_failed_total',
+  'outbox_relay_events_dead_total',
+  'outbox_relay_missed_notifications_total',
+  'outbox_relay_sink_unavailable_total',
+  'outbox_relay_claims_total',
+  'outbox_relay_listener_reconnects_total',
+  'outbox_relay_pending_events',
+  'outbox_relay_oldest_pending_seconds',
+  'outbox_relay_dead_events',
+  'outbox_relay_in_flight_events',
+  'outbox_relay_relays_alive',
+  'outbox_relay_listener_connected',
+  'outbox_relay_reconcile_last_run_timestamp_seconds',
+  'outbox_relay_reconcile_problems',
+  'outbox_relay_reconcile_last_ok',
+  'outbox_relay_batch_duration_seconds',
+  'outbox_relay_commit_to_applied_seconds',
+];
+
+describe('createRelayMetrics', () => {
+  it('exposes every relay metric the dashboards and alerts read', async () => {
+    const text = await createRelayMetrics({ defaultMetrics: false }).registry.metrics();
+    for (const name of NAMES) expect(text, name).toContain(`# TYPE ${name} `);
+  });
+
+  it('keeps its own registry: two relays in one process do not collide, the global registry stays empty', async () => {
+    const a = createRelayMetrics();
+    const b = createRelayMetrics();
+    a.delivered.inc(3);
+    expect(await b.registry.getSingleMetricAsString('outbox_relay_events_delivered_total')).toContain('outbox_relay_events_delivered_total 0');
+    expect(await a.registry.getSingleMetricAsString('outbox_relay_events_delivered_total')).toContain('outbox_relay_events_delivered_total 3');
+    expect(await globalRegistry.metrics()).not.toContain('outbox_relay_');
+  });
+
+  it('includes process metrics under their standard names unless turned off', async () => {
+    expect(await createRelayMetrics().registry.metrics()).toContain('process_cpu_seconds_total');
+    expect(await createRelayMetrics({ defaultMetrics: false }).registry.metrics()).not.toContain('process_cpu_seconds_total');
+  });
+
+  it('exports the permanent-failure series at 0 before the first failure, so rate() sees the first one', async () => {
+    const text = await createRelayMetrics({ defaultMetrics: false }).registry.metrics();
+    expect(text).toContain('outbox_relay_events_failed_total{kind="permanent"} 0');
+  });
+
+  it('buckets batch durations from 1 ms to 10 s and commit-to-applied from 5 ms to 60 s', async () => {
+    const m = createRelayMetrics({ defaultMetrics: false });
+    m.batchDuration.observe(0.0005);
+    m.commitToApplied.observe(0.001);
+    const text = await m.registry.metrics();
+    expect(text).toContain('outbox_relay_batch_duration_seconds_bucket{le="0.001"} 1');
+    expect(text).toContain('outbox_relay_batch_duration_seconds_bucket{le="10"} 1');
+    expect(text).toContain('outbox_relay_commit_to_applied_seconds_bucket{le="0.005"} 1');
+    expect(text).toContain('outbox_relay_commit_to_applied_seconds_bucket{le="60"} 1');
+  });
+});
