@@ -37,8 +37,9 @@ describe('the relay as a process', () => {
   });
 
   it('on SIGTERM during a drain it exits 0 within the shutdown timeout and leaves no row claimed by itself', async () => {
+    const deliveredBefore = (await outboxCounts(t().pool)).delivered;
     await loadBacklog('sigterm', 2000, 5); // 10,000 events
-    const relay = await startRelayProcess(testRelayEnv(t(), { OUTBOX_RELAY_BATCH_SIZE: '50', OUTBOX_RELAY_SHUTDOWN_TIMEOUT_MS: '5000' }));
+    const relay = await startRelayProcess(testRelayEnv(t(), { OUTBOX_RELAY_ID: 'sigterm-relay', OUTBOX_RELAY_BATCH_SIZE: '50', OUTBOX_RELAY_SHUTDOWN_TIMEOUT_MS: '5000' }));
     await waitFor(async () => (await outboxCounts(t().pool)).delivered > 0, { timeoutMs: 20_000, intervalMs: 5 });
     const signalledAt = Date.now();
     relay.child.kill('SIGTERM');
@@ -47,9 +48,11 @@ describe('the relay as a process', () => {
     expect(exit).toEqual({ code: 0, signal: null });
     expect(tookMs).toBeLessThan(5000 + 2000);
     const counts = await outboxCounts(t().pool);
-    expect(counts.claimed).toBe(0);
+    expect(counts.claimed).toBe(0); // nothing left held by the stopped relay
     expect(counts.pending).toBeGreaterThan(0); // it stopped mid-drain, not after
-    const registry = await t().pool.query('SELECT stopped_at FROM outbox_relay');
-    expect(registry.rows.every((r: { stopped_at: Date | null }) => r.stopped_at !== null)).toBe(true);
+    const registry = await t().pool.query(`SELECT stopped_at, delivered_count FROM outbox_relay WHERE id = 'sigterm-relay'`);
+    expect(registry.rows[0].stopped_at).not.toBeNull();
+    // Its final heartbeat recorded what it delivered.
+    expect(Number(registry.rows[0].delivered_count)).toBe(counts.delivered - deliveredBefore);
   });
 });
