@@ -5,22 +5,15 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { resolveConfig, SETTINGS, type ConfigOverrides, type RelayConfig } from './config.ts';
-import { createDb, createPool } from './db/client.ts';
-import { runMigrations } from './db/migrate.ts';
 import { OutboxRelayError } from './errors.ts';
 import { createLogger, redactUrl, type Logger } from './logger.ts';
-import { formatLag } from './ops/formatLag.ts';
-import { listDead } from './outbox/listDead.ts';
-import { readLag } from './outbox/readLag.ts';
-import { requeueDead } from './outbox/requeueDead.ts';
-import { createRelay } from './relay/relay.ts';
-import { runDemo } from './demo/runDemo.ts';
-import { MongoClient } from 'mongodb';
-import { formatReport } from './reconcile/formatReport.ts';
-import { reconcile } from './reconcile/reconcile.ts';
-import { reconcileExitCode } from './reconcile/reconcileExitCode.ts';
-import { readLastReconcileRun, recordReconcileRun } from './reconcile/recordReconcileRun.ts';
 import { CHECK_NAMES, type CheckName } from './reconcile/reconcileTypes.ts';
+
+import type { Db } from './db/client.ts';
+
+// Everything that touches a database loads only in the command that uses it:
+// a bad flag or value is answered at once (drizzle and the MongoDB driver
+// take seconds to load on a busy machine).
 
 type SettingKey = keyof typeof SETTINGS;
 
@@ -54,7 +47,8 @@ function loggerFor(config: Pick<RelayConfig, 'logLevel' | 'logFormat'>): Logger 
 const ALL_KEYS = Object.keys(SETTINGS) as SettingKey[];
 const DB_KEYS: SettingKey[] = ['databaseUrl', 'logLevel', 'logFormat'];
 
-async function withDb<T>(config: RelayConfig, fn: (db: ReturnType<typeof createDb>) => Promise<T>): Promise<T> {
+async function withDb<T>(config: RelayConfig, fn: (db: Db) => Promise<T>): Promise<T> {
+  const { createDb, createPool } = await import('./db/client.ts');
   const pool = createPool(config.databaseUrl, { max: 2, applicationName: 'outbox-relay-cli' });
   try {
     return await fn(createDb(pool));
@@ -67,6 +61,7 @@ async function runCommand(options: Record<string, unknown>): Promise<void> {
   const config = resolveConfig(process.env, overridesFrom(options, ALL_KEYS));
   const logger = loggerFor(config);
   logger.info({ database: redactUrl(config.databaseUrl), mongo: redactUrl(config.mongoUrl), mongoDb: config.mongoDb }, 'configuration resolved');
+  const { createRelay } = await import('./relay/relay.ts');
   const relay = createRelay(config, { logger });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -91,6 +86,7 @@ async function runCommand(options: Record<string, unknown>): Promise<void> {
 
 async function migrateCommand(options: Record<string, unknown>): Promise<void> {
   const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
+  const { runMigrations } = await import('./db/migrate.ts');
   await runMigrations(config.databaseUrl);
   console.error('migrations applied');
 }
@@ -99,6 +95,11 @@ async function statusCommand(options: { json?: boolean; watch?: string | boolean
   const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
   const intervalMs = options.watch === undefined || options.watch === false ? 0 : options.watch === true ? 2000 : Number(options.watch) * 1000;
   if (options.watch !== undefined && options.watch !== false && !(intervalMs >= 100)) throw usage(`--watch takes a number of seconds ≥ 0.1 (got ${String(options.watch)})`);
+  const [{ readLag }, { readLastReconcileRun }, { formatLag }] = await Promise.all([
+    import('./outbox/readLag.ts'),
+    import('./reconcile/recordReconcileRun.ts'),
+    import('./ops/formatLag.ts'),
+  ]);
   await withDb(config, async (db) => {
     for (;;) {
       const [lag, lastReconcile] = await Promise.all([readLag(db), readLastReconcileRun(db)]);
@@ -123,6 +124,7 @@ async function deadListCommand(options: { limit: string; json?: boolean } & Reco
   const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
   const limit = Number(options.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw usage(`--limit takes a whole number from 1 to 100000 (got ${options.limit})`);
+  const { listDead } = await import('./outbox/listDead.ts');
   await withDb(config, async (db) => {
     const dead = await listDead(db, { limit });
     if (options.json) {
@@ -146,6 +148,7 @@ async function deadRequeueCommand(eventIds: string[], options: { all?: boolean }
   const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
   if (options.all && eventIds.length > 0) throw usage('give event ids or --all, not both');
   if (!options.all && eventIds.length === 0) throw usage('give at least one event id, or --all');
+  const { requeueDead } = await import('./outbox/requeueDead.ts');
   await withDb(config, async (db) => {
     const result = await requeueDead(db, options.all ? { all: true } : { eventIds });
     console.log(`requeued ${result.requeued}`);
@@ -166,6 +169,7 @@ async function demoCommand(options: { rate: string; duration?: string; customers
   if (duration !== undefined && !(duration > 0)) throw usage(`--duration takes seconds > 0 (got ${options.duration})`);
   // Progress lines go to stdout; the relay's own logs only from warn up.
   const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, pretty: process.stderr.isTTY === true });
+  const { runDemo } = await import('./demo/runDemo.ts');
   const summary = await runDemo(config, { ratePerSecond: rate, customers, ...(duration ? { durationSeconds: duration } : {}) }, logger);
   if (summary.pending > 0 || summary.dead > 0 || summary.writerErrors > 0) process.exitCode = 1;
   process.exit();
@@ -185,6 +189,14 @@ async function reconcileCommand(
     if (!Number.isInteger(value) || value < 1) throw usage(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} takes a whole number ≥ 1`);
   }
   const logger = loggerFor(config);
+  const [{ MongoClient }, { reconcile }, { formatReport }, { reconcileExitCode }, { createDb, createPool }, { recordReconcileRun }] = await Promise.all([
+    import('mongodb'),
+    import('./reconcile/reconcile.ts'),
+    import('./reconcile/formatReport.ts'),
+    import('./reconcile/reconcileExitCode.ts'),
+    import('./db/client.ts'),
+    import('./reconcile/recordReconcileRun.ts'),
+  ]);
   const pool = createPool(config.databaseUrl, { max: 4, applicationName: 'outbox-relay-reconcile' });
   const mongo = new MongoClient(config.mongoUrl, { serverSelectionTimeoutMS: 10_000 });
   let exitCode: 0 | 1 | 2;
