@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.ts';
+import { tryWithAdvisoryLock } from '../db/tryWithAdvisoryLock.ts';
 
 /**
  * Advisory lock key for pruning (one relay at a time). A fixed constant
@@ -38,33 +39,15 @@ export async function pruneDelivered(
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`pruneDelivered: batchSize must be a positive integer (got ${batchSize})`);
   if (!Number.isInteger(maxBatches) || maxBatches < 1) throw new RangeError(`pruneDelivered: maxBatches must be a positive integer (got ${maxBatches})`);
 
-  // A session-level advisory lock belongs to a connection: take it, use it
-  // and release it on one checked-out client.
-  const client = await db.$client.connect();
-  let broken: Error | undefined;
-  try {
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [PRUNE_LOCK_KEY.toString()]);
-    if (!rows[0]?.locked) return { ran: false, reason: 'locked' };
-    try {
-      let deleted = 0;
-      for (let batch = 0; batch < maxBatches; batch++) {
-        const result = await client.query(DELETE_BATCH_SQL, [options.retentionMs, batchSize]);
-        const n = result.rowCount ?? 0;
-        deleted += n;
-        if (n < batchSize) break;
-      }
-      return { ran: true, deleted };
-    } finally {
-      await client.query('SELECT pg_advisory_unlock($1::bigint)', [PRUNE_LOCK_KEY.toString()]).catch((error: unknown) => {
-        broken = error instanceof Error ? error : new Error(String(error));
-      });
+  const outcome = await tryWithAdvisoryLock(db.$client, PRUNE_LOCK_KEY, async (client) => {
+    let deleted = 0;
+    for (let batch = 0; batch < maxBatches; batch++) {
+      const result = await client.query(DELETE_BATCH_SQL, [options.retentionMs, batchSize]);
+      const n = result.rowCount ?? 0;
+      deleted += n;
+      if (n < batchSize) break;
     }
-  } catch (error) {
-    broken ??= error instanceof Error ? error : new Error(String(error));
-    throw error;
-  } finally {
-    // A client that may still hold the lock must not go back to the pool:
-    // destroying the connection releases it.
-    client.release(broken);
-  }
+    return deleted;
+  });
+  return outcome.ran ? { ran: true, deleted: outcome.value } : outcome;
 }

@@ -1,4 +1,5 @@
 import { reconcile } from './reconcile.ts';
+import { tryWithAdvisoryLock } from '../db/tryWithAdvisoryLock.ts';
 import type { ReconcileDeps, ReconcileOptions, ReconcileReport } from './reconcileTypes.ts';
 
 /**
@@ -19,22 +20,6 @@ export async function runReconcileExclusive(
   deps: ReconcileDeps,
   options: ReconcileOptions = {},
 ): Promise<{ ran: true; report: ReconcileReport } | { ran: false; reason: 'locked' }> {
-  const client = await deps.db.$client.connect();
-  let broken: Error | undefined;
-  try {
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [RECONCILE_LOCK_KEY.toString()]);
-    if (!rows[0]?.locked) return { ran: false, reason: 'locked' };
-    try {
-      return { ran: true, report: await reconcile(deps, options) };
-    } finally {
-      await client.query('SELECT pg_advisory_unlock($1::bigint)', [RECONCILE_LOCK_KEY.toString()]).catch((error: unknown) => {
-        broken = error instanceof Error ? error : new Error(String(error));
-      });
-    }
-  } catch (error) {
-    broken ??= error instanceof Error ? error : new Error(String(error));
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+  const outcome = await tryWithAdvisoryLock(deps.db.$client, RECONCILE_LOCK_KEY, () => reconcile(deps, options));
+  return outcome.ran ? { ran: true, report: outcome.value } : outcome;
 }
