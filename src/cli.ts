@@ -84,11 +84,15 @@ async function runCommand(options: Record<string, unknown>): Promise<void> {
   await relay.start();
 }
 
-async function migrateCommand(options: Record<string, unknown>): Promise<void> {
+async function migrateCommand(options: { createRoles?: boolean } & Record<string, unknown>): Promise<void> {
   const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
   const { runMigrations } = await import('./db/migrate.ts');
   await runMigrations(config.databaseUrl);
   console.error('migrations applied');
+  if (options.createRoles) {
+    const { createRoles } = await import('./db/createRoles.ts');
+    console.error(`roles ready: ${(await createRoles(config.databaseUrl)).join(', ')}`);
+  }
 }
 
 async function statusCommand(options: { json?: boolean; watch?: string | boolean } & Record<string, unknown>): Promise<void> {
@@ -228,7 +232,13 @@ export function buildProgram(): Command {
     .exitOverride();
 
   addSettingFlags(program.command('run').description('Run the relay sidecar until SIGTERM/SIGINT.'), ALL_KEYS).action(runCommand);
-  addSettingFlags(program.command('migrate').description('Apply database migrations (idempotent).'), DB_KEYS).action(migrateCommand);
+  addSettingFlags(
+    program
+      .command('migrate')
+      .description('Apply database migrations (idempotent).')
+      .option('--create-roles', 'also create the least-privilege roles outbox_relay_writer and outbox_relay_relay (needs CREATEROLE)'),
+    DB_KEYS,
+  ).action(migrateCommand);
   addSettingFlags(
     program
       .command('status')

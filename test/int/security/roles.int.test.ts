@@ -1,0 +1,38 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRoles } from '../../../src/db/createRoles.ts';
+import { createDb, createPool } from '../../../src/db/client.ts';
+import { claimBatch } from '../../../src/outbox/claimBatch.ts';
+import { markDelivered } from '../../../src/outbox/markDelivered.ts';
+import { insertEvents } from '../../helpers/outboxFixtures.ts';
+import { useTestDatabases } from '../../helpers/testDatabases.ts';
+
+const t = useTestDatabases();
+const login = `outbox_relay_login_${randomBytes(3).toString('hex')}`;
+afterAll(async () => {
+  // Roles are cluster-wide: drop only the login role this file created.
+  await t().pool.query(`DROP OWNED BY ${login}`).catch(() => {});
+  await t().pool.query(`DROP ROLE IF EXISTS ${login}`).catch(() => {});
+});
+
+describe('least-privilege roles', () => {
+  it('migrate --create-roles is idempotent, and the relay role drains the outbox but cannot touch money', async () => {
+    expect(await createRoles(t().databaseUrl)).toEqual(['outbox_relay_writer', 'outbox_relay_relay']);
+    await createRoles(t().databaseUrl); // again: no error
+    await t().pool.query(`CREATE ROLE ${login} LOGIN IN ROLE outbox_relay_relay`);
+    const url = new URL(t().databaseUrl);
+    url.username = login;
+    const pool = createPool(url.toString(), { max: 2 });
+    try {
+      await insertEvents(t().pool, [{ aggregateId: 'roles-1', version: 1, metadata: { a: 1 } }]);
+      const db = createDb(pool);
+      const claimed = await claimBatch(db, { relayId: 'least-privilege', batchSize: 10, leaseMs: 10_000 });
+      expect(claimed).toHaveLength(1);
+      expect((await markDelivered(db, { relayId: 'least-privilege', ids: claimed.map((e) => e.id) })).delivered).toHaveLength(1);
+      await expect(pool.query(`UPDATE balance SET available = available + 1`)).rejects.toThrow(/permission denied/);
+      await expect(pool.query(`DELETE FROM "transaction"`)).rejects.toThrow(/permission denied/);
+    } finally {
+      await pool.end();
+    }
+  });
+});
