@@ -46,7 +46,7 @@ import type { OutboxEvent } from '../types.ts';
  * is "now".
  */
 export const CLAIM_BATCH_SQL = `
-WITH picked AS MATERIALIZED (
+WITH candidates AS MATERIALIZED (
   SELECT id, aggregate_type, aggregate_id
     FROM outbox o
    WHERE status = 'pending'
@@ -62,10 +62,16 @@ WITH picked AS MATERIALIZED (
            -- OFFSET 0 keeps this a per-row probe of outbox_aggregate_idx; as an
            -- anti-join the planner may hash a Seq Scan of the whole table.
            OFFSET 0)
-     AND pg_try_advisory_xact_lock(hashtextextended(o.aggregate_type || '/' || o.aggregate_id, 7406))
    ORDER BY id
    LIMIT $2
      FOR UPDATE SKIP LOCKED
+), picked AS MATERIALIZED (
+  -- The entity lock is taken only for rows we already hold row locks on, so a
+  -- claim never locks entities it is not taking (which would starve a
+  -- concurrent claim if the planner evaluated the filter for many rows).
+  SELECT id, aggregate_type, aggregate_id
+    FROM candidates
+   WHERE pg_try_advisory_xact_lock(hashtextextended(aggregate_type || '/' || aggregate_id, 7406))
 ), siblings AS (
   -- LATERAL from the (small) picked set: each entity is one index probe on
   -- outbox_aggregate_idx. A plain join or IN (subquery) planned as a hash
