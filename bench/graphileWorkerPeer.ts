@@ -1,0 +1,101 @@
+/**
+ * Peer baseline: graphile-worker draining the same backlog with the same
+ * fenced upsert. Each event is one job (the writer would call
+ * `graphile_worker.add_job` inside its own transaction, one job per event);
+ * the backlog is added with that SQL function in one statement. The task
+ * writes one document with `writeFencedUpserts` (the relay's own code).
+ * Configuration: one runner in this process, concurrency 10 (its default;
+ * one Postgres connection per concurrent job), LISTEN on, pollInterval 1000.
+ * graphile-worker is a dev dependency that may be missing: then this returns
+ * `{ installed: false }` and the report says so.
+ */
+import type { Collection } from 'mongodb';
+import type { MetadataDocument } from '../src/sink/writeFencedUpserts.ts';
+import type { Metadata } from '../src/types.ts';
+import { writeFencedUpserts } from '../src/sink/writeFencedUpserts.ts';
+import type { BenchEnv } from './support/benchEnv.ts';
+import { cpuBetween, cpuSnapshot } from './support/procStats.ts';
+import { round, sleep } from './support/stats.ts';
+import type { ThroughputResult } from './sinkLimit.ts';
+
+export type PeerResult = ({ installed: true; concurrency: number; version: string } & ThroughputResult) | { installed: false; reason: string };
+
+interface JobPayload {
+  id: string;
+  version: number;
+  eventId: string;
+  metadata: Metadata;
+}
+
+export async function graphileWorkerPeer(env: BenchEnv, options: { events: number; concurrency?: number; timeoutMs?: number }): Promise<PeerResult> {
+  const moduleName = 'graphile-worker';
+  let gw: {
+    run(options: Record<string, unknown>): Promise<{ stop(): Promise<void>; promise: Promise<void> }>;
+    runMigrations(options: Record<string, unknown>): Promise<void>;
+    Logger: new (factory: () => (level: string, message: string) => void) => unknown;
+  };
+  try {
+    gw = await import(moduleName);
+  } catch (error) {
+    return { installed: false, reason: `graphile-worker is not installed (${(error as Error).message.split('\n')[0]}); npm install -D graphile-worker to compare` };
+  }
+  let version = 'unknown';
+  try {
+    // Its package.json is not exported; find it next to the resolved entry point.
+    const { readFileSync } = await import('node:fs');
+    const entry = import.meta.resolve(moduleName);
+    const root = entry.slice(0, entry.lastIndexOf(`/node_modules/${moduleName}/`) + `/node_modules/${moduleName}/`.length);
+    version = (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version: string }).version;
+  } catch {
+    // the version is decoration only
+  }
+  const concurrency = options.concurrency ?? 10;
+  const scratch = await env.scratch('graphile', 4);
+  try {
+    const logger = new gw.Logger(() => () => {});
+    await gw.runMigrations({ connectionString: scratch.databaseUrl, logger });
+    await scratch.pool.query(
+      `SELECT graphile_worker.add_job('apply_metadata',
+                json_build_object('id', 'bench-' || i, 'version', 1, 'eventId', gen_random_uuid(),
+                                  'metadata', json_build_object('ref', 'INV-' || i, 'amount', (i % 997) + 1, 'note', 'bench event ' || i)))
+         FROM generate_series(1, $1::int) i`,
+      [options.events],
+    );
+    await scratch.mongoDb.createCollection('transaction_metadata').catch(() => {});
+    const collection = scratch.mongoDb.collection<MetadataDocument>('transaction_metadata') as Collection<MetadataDocument>;
+    const before = cpuSnapshot();
+    const runner = await gw.run({
+      connectionString: scratch.databaseUrl,
+      concurrency,
+      noHandleSignals: true,
+      pollInterval: 1000,
+      logger,
+      taskList: {
+        apply_metadata: async (payload: unknown) => {
+          const p = payload as JobPayload;
+          let failure: string | undefined;
+          await writeFencedUpserts(collection, [{ id: p.id, version: p.version, eventId: p.eventId, metadata: p.metadata }], (_, outcome) => {
+            if (outcome.status === 'failed') failure = outcome.error;
+          });
+          if (failure) throw new Error(failure);
+        },
+      },
+    });
+    const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
+    try {
+      for (;;) {
+        const { rows } = await scratch.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM graphile_worker.jobs');
+        if ((rows[0]?.n ?? 0) === 0) break;
+        if (Date.now() > deadline) throw new Error(`graphile-worker: ${rows[0]?.n} jobs left after the timeout`);
+        await sleep(100);
+      }
+    } finally {
+      await runner.stop();
+    }
+    const after = cpuSnapshot();
+    const seconds = (after.at - before.at) / 1000;
+    return { installed: true, version, concurrency, events: options.events, seconds: round(seconds, 2), eventsPerSecond: round(options.events / seconds, 0), cpu: cpuBetween(before, after) };
+  } finally {
+    await scratch.drop();
+  }
+}

@@ -1,0 +1,57 @@
+/** bench/results/latest.md: every figure and ratio of one run. */
+import type { BenchResults } from './results.ts';
+
+const f = (v: number | null | undefined, d = 1) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(d));
+const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : '—');
+
+export function renderMarkdown(r: BenchResults): string {
+  const m = r.machine;
+  const s = r.settings;
+  const lines: string[] = [];
+  lines.push(`# outbox-relay benchmark (${s.mode})`, '');
+  lines.push(`${r.startedAt} → ${r.finishedAt} (${f(r.durationSeconds, 0)} s)`, '');
+  lines.push('| machine | |', '| --- | --- |');
+  lines.push(`| cores | ${m.cores} × ${m.cpuModel} |`, `| memory | ${m.memoryGiB} GiB |`, `| OS | ${m.os} |`, `| Node | ${m.node} |`, `| PostgreSQL | ${m.postgres} |`, `| MongoDB-compatible | ${m.mongoCompatible} |`, '');
+  lines.push(
+    `Settings: relay batch ${s.batchSize}, concurrency ${s.relayConcurrency}; backlog ${s.drainEvents} events (bulk SQL, one INSERT); sink baseline ${s.sinkEvents} events; ` +
+      `naive ${s.naiveSeconds} s; graphile-worker ${s.peerEvents} jobs; latency ${s.latencyRates.join(', ')} postings/s × ${s.latencySeconds} s; ` +
+      `writer concurrency ${s.writerConcurrency.join(', ')}, ${s.writerRounds} rounds × ${s.writerWindowSeconds} s windows. The machine is shared and noisy: compare figures within this run only.`,
+    '',
+  );
+
+  lines.push('## Targets', '', '| target | measured | met |', '| --- | --- | --- |');
+  for (const t of r.targets) lines.push(`| ${t.target} | ${t.measured}${t.note ? ` — ${t.note}` : ''} | ${t.met === null ? 'n/a' : t.met ? 'yes' : '**no**'} |`);
+  lines.push('');
+
+  const d = r.drain;
+  lines.push('## Drain throughput (events/s)', '', '| what | events | seconds | events/s | vs relay (1) | CPU: machine busy / FerretDB / Postgres / relays (cores) |', '| --- | --- | --- | --- | --- | --- |');
+  const cpu = (c: { machineBusyCores: number; machineCores: number; ferretdbCores: number | null; postgresCores: number; relayCores: number; benchProcessCores: number }, relay = true) =>
+    `${f(c.machineBusyCores, 2)}/${f(c.machineCores, 2)} / ${f(c.ferretdbCores, 2)} / ${f(c.postgresCores, 2)} / ${f(relay ? c.relayCores : c.benchProcessCores, 2)}${relay ? '' : ' (bench process)'}`;
+  lines.push(`| relay, 1 process | ${d.events} | ${f(d.seconds, 2)} | ${d.eventsPerSecond} | 1.00× | ${cpu(d.cpu)} |`);
+  for (const so of r.scaleOut.filter((x) => x.relays > 1)) lines.push(`| relay, ${so.relays} processes | ${so.events} | ${f(so.seconds, 2)} | ${so.eventsPerSecond} | ${ratio(so.eventsPerSecond, d.eventsPerSecond)} | ${cpu(so.cpu)} |`);
+  lines.push(`| sink limit (createMongoSink.apply, no Postgres) | ${r.sinkLimit.events} | ${f(r.sinkLimit.seconds, 2)} | ${r.sinkLimit.eventsPerSecond} | ${ratio(r.sinkLimit.eventsPerSecond, d.eventsPerSecond)} | ${cpu(r.sinkLimit.cpu, false)} |`);
+  lines.push(`| source limit (claimBatch + markDelivered, no sink) | ${r.sourceLimit.events} | ${f(r.sourceLimit.seconds, 2)} | ${r.sourceLimit.eventsPerSecond} | ${ratio(r.sourceLimit.eventsPerSecond, d.eventsPerSecond)} | ${cpu(r.sourceLimit.cpu, false)} |`);
+  lines.push(`| naive relay (1 row per transaction, updateOne) | ${r.naive.events} | ${f(r.naive.seconds, 2)} | ${r.naive.eventsPerSecond} | ${ratio(r.naive.eventsPerSecond, d.eventsPerSecond)} | ${cpu(r.naive.cpu, false)} |`);
+  if (r.peer.installed) lines.push(`| graphile-worker ${r.peer.version} (concurrency ${r.peer.concurrency}) | ${r.peer.events} | ${f(r.peer.seconds, 2)} | ${r.peer.eventsPerSecond} | ${ratio(r.peer.eventsPerSecond, d.eventsPerSecond)} | ${cpu(r.peer.cpu, false)} |`);
+  else lines.push(`| graphile-worker | — | — | — | — | ${r.peer.reason} |`);
+  lines.push('');
+  lines.push(`Relay drain: time to empty ${f(d.seconds, 2)} s; peak RSS ${f(d.peakRssMiB)} MiB; ${f(d.cpuSecondsPer1000, 3)} CPU s per 1,000 events; documents in MongoDB ${d.documents}.`);
+  for (const so of r.scaleOut.filter((x) => x.relays > 1)) lines.push(`${so.relays} relays: peak RSS (max of processes) ${f(so.peakRssMiB)} MiB; ${f(so.cpuSecondsPer1000, 3)} CPU s per 1,000 events (all relays).`);
+  lines.push('', '## Claim query (EXPLAIN ANALYZE of the claim SELECT, rolled back)', '', '| when | execution ms (median of 3) | runs | rows | shared hit | dead tuples in outbox |', '| --- | --- | --- | --- | --- | --- |');
+  lines.push(`| start (full backlog) | ${f(d.claimStart.executionMs, 3)} | ${d.claimStart.runsMs.map((v) => f(v, 2)).join(', ')} | ${d.claimStart.rows} | ${d.claimStart.sharedHit} | ${d.deadTuplesStart} |`);
+  lines.push(`| end (drained) | ${f(d.claimEnd.executionMs, 3)} | ${d.claimEnd.runsMs.map((v) => f(v, 2)).join(', ')} | ${d.claimEnd.rows} | ${d.claimEnd.sharedHit} | ${d.deadTuplesEnd} |`);
+  lines.push('', 'Plan at start:', '', '```', d.claimStart.plan, '```', '');
+
+  lines.push('## Commit-to-applied latency (ms, document updatedAt − writer commit return)', '', '| wake-up | rate target | achieved | postings | p50 | p90 | p99 | p99.9 | max | writer commit p50 / p99 | errors |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const l of r.latency) {
+    lines.push(`| ${l.mode === 'notify' ? 'NOTIFY' : `poll ${l.pollIntervalMs} ms`} | ${l.targetRate}/s | ${f(l.achievedRate)}/s | ${l.postings} | ${f(l.latency.p50)} | ${f(l.latency.p90)} | ${f(l.latency.p99)} | ${f(l.latency.p999)} | ${f(l.latency.max)} | ${f(l.commitLatency.p50)} / ${f(l.commitLatency.p99)} | ${l.writerErrors} |`);
+  }
+  lines.push('');
+
+  lines.push('## Writer overhead (postTransaction postings/s; variants interleaved A B C per round)', '', '| concurrency | none (no outbox) | outbox, no NOTIFY | outbox + NOTIFY | cost of outbox | cost of outbox + NOTIFY | windows none / outbox / notify |', '| --- | --- | --- | --- | --- | --- | --- |');
+  for (const w of r.writer) {
+    lines.push(`| ${w.concurrency} | ${f(w.median.none)} | ${f(w.median.outbox)} (${ratio(w.median.outbox, w.median.none)}) | ${f(w.median.notify)} (${ratio(w.median.notify, w.median.none)}) | ${f(w.costOutbox * 100)} % | ${f(w.costNotify * 100)} % | ${w.windows.none.join(', ')} / ${w.windows.outbox.join(', ')} / ${w.windows.notify.join(', ')} |`);
+  }
+  lines.push('', 'Medians of the windows; cost = 1 − variant / none. Postings carry 2 outbox events (transaction + credit entry) in the outbox variants.', '', '![charts](latest.svg)', '');
+  return lines.join('\n');
+}

@@ -1,0 +1,46 @@
+/** The shape of one run's results file (bench/results/<timestamp>.json). */
+import type { BacklogDrainResult } from '../backlogDrain.ts';
+import type { LatencyResult } from '../commitLatency.ts';
+import type { PeerResult } from '../graphileWorkerPeer.ts';
+import type { ThroughputResult } from '../sinkLimit.ts';
+import type { WriterOverheadResult } from '../writerOverhead.ts';
+import type { MachineInfo } from './benchEnv.ts';
+import type { TargetCheck } from './targets.ts';
+
+export type BenchMode = 'tiny' | 'quick' | 'full';
+
+export interface BenchSettings {
+  mode: BenchMode;
+  drainEvents: number;
+  scaleOutEvents: number;
+  scaleOutRelays: number[];
+  sinkEvents: number;
+  naiveSeconds: number;
+  peerEvents: number;
+  latencyRates: number[];
+  latencySeconds: number;
+  notifyTargetRate: number;
+  pollIntervalMs: number;
+  writerConcurrency: number[];
+  writerWindowSeconds: number;
+  writerRounds: number;
+  batchSize: number;
+  relayConcurrency: number;
+}
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
+  machine: MachineInfo;
+  settings: BenchSettings;
+  sinkLimit: ThroughputResult;
+  sourceLimit: ThroughputResult;
+  drain: BacklogDrainResult;
+  scaleOut: BacklogDrainResult[];
+  naive: ThroughputResult;
+  peer: PeerResult;
+  latency: LatencyResult[];
+  writer: WriterOverheadResult[];
+  targets: TargetCheck[];
+}

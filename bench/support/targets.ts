@@ -1,0 +1,62 @@
+/** The issue's targets, checked against one run's figures. */
+import type { BenchResults } from './results.ts';
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean | null;
+  note?: string;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+const x = (v: number) => `${v.toFixed(2)}×`;
+
+export function checkTargets(r: BenchResults): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const drain = r.drain.eventsPerSecond;
+  const limit = Math.min(r.sinkLimit.eventsPerSecond, r.sourceLimit.eventsPerSecond);
+  const limiter = r.sinkLimit.eventsPerSecond <= r.sourceLimit.eventsPerSecond ? 'sink (FerretDB)' : 'source (Postgres claim/mark)';
+  checks.push({ target: 'drain ≥ 0.7 × min(sink, source)', measured: `${drain} / ${limit} ev/s = ${x(drain / limit)}`, met: drain >= 0.7 * limit, note: `the lower limit is the ${limiter}` });
+  checks.push({ target: 'drain ≥ 10 × naive', measured: `${drain} / ${r.naive.eventsPerSecond} ev/s = ${x(drain / r.naive.eventsPerSecond)}`, met: drain >= 10 * r.naive.eventsPerSecond });
+  if (r.peer.installed) {
+    checks.push({ target: 'drain ≥ 1.5 × graphile-worker', measured: `${drain} / ${r.peer.eventsPerSecond} ev/s = ${x(drain / r.peer.eventsPerSecond)}`, met: drain >= 1.5 * r.peer.eventsPerSecond });
+  } else {
+    checks.push({ target: 'drain ≥ 1.5 × graphile-worker', measured: 'not measured', met: null, note: r.peer.reason });
+  }
+  const notifyAt = r.latency.filter((l) => l.mode === 'notify' && l.targetRate === r.settings.notifyTargetRate)[0];
+  if (notifyAt) {
+    checks.push({ target: `NOTIFY p99 ≤ 50 ms at ${r.settings.notifyTargetRate}/s`, measured: `p99 ${notifyAt.latency.p99} ms (p50 ${notifyAt.latency.p50}, p99.9 ${notifyAt.latency.p999})`, met: notifyAt.latency.p99 <= 50 });
+  }
+  const polls = r.latency.filter((l) => l.mode === 'poll');
+  if (polls.length) {
+    const worst = polls.reduce((a, b) => (b.latency.p99 > a.latency.p99 ? b : a));
+    checks.push({ target: `polling p99 ≤ poll interval + 50 ms (${worst.pollIntervalMs + 50} ms)`, measured: `worst p99 ${worst.latency.p99} ms at ${worst.targetRate}/s`, met: worst.latency.p99 <= worst.pollIntervalMs + 50 });
+  }
+  const w8 = r.writer.find((w) => w.concurrency === 8);
+  if (w8) {
+    checks.push({ target: 'outbox + NOTIFY writer cost ≤ 15 % at concurrency 8', measured: `${pct(w8.costNotify)} (outbox alone ${pct(w8.costOutbox)})`, met: w8.costNotify <= 0.15 });
+  }
+  checks.push({ target: 'relay peak RSS ≤ 200 MB', measured: `${r.drain.peakRssMiB} MiB (VmHWM, whole process life)`, met: r.drain.peakRssMiB * 1.048576 <= 200 });
+  checks.push({
+    target: 'claim latency at end ≤ 2 × start',
+    measured: `${r.drain.claimEnd.executionMs} ms vs ${r.drain.claimStart.executionMs} ms (dead tuples ${r.drain.deadTuplesStart} → ${r.drain.deadTuplesEnd})`,
+    met: r.drain.claimEnd.executionMs <= 2 * r.drain.claimStart.executionMs,
+  });
+  for (const s of r.scaleOut.filter((s) => s.relays > 1)) {
+    const ratio = s.eventsPerSecond / r.drain.eventsPerSecond;
+    const want = s.relays === 2 ? 1.6 : s.relays * 0.8;
+    const cpu = s.cpu;
+    const saturated = cpu.machineBusyCores >= 0.85 * cpu.machineCores;
+    const note = `during the ${s.relays}-relay drain: machine ${cpu.machineBusyCores.toFixed(2)}/${cpu.machineCores.toFixed(2)} cores busy, FerretDB ${cpu.ferretdbCores?.toFixed(2) ?? '?'}, Postgres ${cpu.postgresCores.toFixed(2)}, relays ${cpu.relayCores.toFixed(2)}; sink limit ${r.sinkLimit.eventsPerSecond} ev/s${saturated ? ' — CPU saturated' : ''}`;
+    checks.push({ target: `${s.relays} relays ≥ ${want.toFixed(1)} × one`, measured: `${s.eventsPerSecond} / ${r.drain.eventsPerSecond} ev/s = ${x(ratio)}`, met: ratio >= want, note: ratio >= want ? undefined : `limiting resource: ${limitingResource(r, s.eventsPerSecond, saturated)}; ${note}` });
+  }
+  return checks;
+}
+
+export function limitingResource(r: BenchResults, eventsPerSecond: number, saturated: boolean): string {
+  const sinkBound = eventsPerSecond >= 0.7 * r.sinkLimit.eventsPerSecond && r.sinkLimit.eventsPerSecond < r.sourceLimit.eventsPerSecond;
+  if (sinkBound && saturated) return 'FerretDB (the sink) on a CPU-saturated 2-core machine';
+  if (sinkBound) return 'FerretDB (the sink)';
+  if (saturated) return 'machine CPU (2 cores shared by Postgres, FerretDB, relays and other tenants)';
+  return 'not CPU-bound: round trips to the sink (latency-bound)';
+}

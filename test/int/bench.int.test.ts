@@ -1,0 +1,57 @@
+/**
+ * The benchmark harness on a tiny size, so it cannot rot: every scenario and
+ * baseline runs end to end and the three outputs come out with real numbers.
+ * Outputs go to a temp folder, never bench/results.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { runBench } from '../../bench/run.ts';
+import type { BenchResults } from '../../bench/support/results.ts';
+
+const outDir = mkdtempSync(join(tmpdir(), 'outbox-relay-bench-'));
+
+afterAll(() => {
+  rmSync(outDir, { recursive: true, force: true });
+});
+
+describe('bench harness (tiny)', () => {
+  it('runs every scenario and writes JSON, markdown and SVG with numbers > 0', { timeout: 300_000 }, async () => {
+    const { databaseUrl, mongoUrl } = inject('services');
+    const { files } = await runBench({ mode: 'tiny', outDir, databaseUrl, mongoUrl, log: () => {} });
+    for (const file of Object.values(files)) expect(existsSync(file)).toBe(true);
+
+    const results = JSON.parse(readFileSync(files.json, 'utf8')) as BenchResults;
+    expect(results.machine.cores).toBeGreaterThan(0);
+    expect(results.machine.postgres).toMatch(/PostgreSQL/);
+    expect(results.machine.mongoCompatible).toMatch(/MongoDB/);
+    for (const throughput of [results.drain, results.sinkLimit, results.sourceLimit, results.naive, ...results.scaleOut]) {
+      expect(throughput.eventsPerSecond).toBeGreaterThan(0);
+    }
+    expect(results.drain.documents).toBe(results.settings.drainEvents);
+    expect(results.drain.peakRssMiB).toBeGreaterThan(0);
+    expect(results.drain.cpuSecondsPer1000).toBeGreaterThanOrEqual(0);
+    expect(results.drain.claimStart.executionMs).toBeGreaterThan(0);
+    expect(results.scaleOut.map((s) => s.relays)).toEqual([1, 2]);
+    expect(results.latency.map((l) => l.mode).sort()).toEqual(['notify', 'poll']);
+    for (const l of results.latency) {
+      expect(l.postings).toBeGreaterThan(0);
+      expect(Number.isFinite(l.latency.p99)).toBe(true);
+    }
+    for (const w of results.writer) {
+      expect(w.median.none).toBeGreaterThan(0);
+      expect(w.median.outbox).toBeGreaterThan(0);
+      expect(w.median.notify).toBeGreaterThan(0);
+    }
+    expect(results.targets.length).toBeGreaterThanOrEqual(7);
+
+    const markdown = readFileSync(files.markdown, 'utf8');
+    expect(markdown).toContain('## Targets');
+    expect(markdown).toContain(String(results.drain.eventsPerSecond));
+    const svg = readFileSync(files.svg, 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('<rect');
+    expect(svg).toContain('<polyline');
+  });
+});
