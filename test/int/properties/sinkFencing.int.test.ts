@@ -31,15 +31,12 @@ import { useTestDatabases } from '../../helpers/testDatabases.ts';
 const t = useTestDatabases();
 let secondClient: MongoClient;
 let sinks: [MetadataSink, MetadataSink];
-let ferret = true;
 
 beforeAll(async () => {
   secondClient = new MongoClient(t().mongoUrl, { serverSelectionTimeoutMS: 10_000 });
   await secondClient.connect();
   sinks = [createMongoSink(t().mongoDb, { retries: 2 }), createMongoSink(secondClient.db(t().mongoDbName), { retries: 2 })];
   await sinks[0].prepare(['transaction']);
-  const build = (await t().mongoDb.admin().command({ buildInfo: 1 })) as { ferretdbVersion?: string };
-  ferret = build.ferretdbVersion !== undefined;
 });
 afterAll(async () => {
   await secondClient?.close();
@@ -118,8 +115,11 @@ describe('sink fencing (property)', () => {
     );
   });
 
-  it('without the per-document partition (atomic fence: MongoDB only)', async (ctx) => {
-    if (ferret && process.env.OUTBOX_RELAY_FENCE_UNPARTITIONED !== '1') ctx.skip();
+  // Registered only where the fence is atomic (real MongoDB): set
+  // OUTBOX_RELAY_FENCE_UNPARTITIONED=1 when MONGO_URL points at MongoDB. On
+  // FerretDB it fails by design of the server (see the file header), and a
+  // test that is always skipped here would only pretend to prove something.
+  if (process.env.OUTBOX_RELAY_FENCE_UNPARTITIONED === '1') it('without the per-document partition (atomic fence: MongoDB only)', async () => {
     let run = 100_000;
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 60 }), async (steps) => runProperty(steps, run++, false)),
