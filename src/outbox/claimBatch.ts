@@ -39,8 +39,10 @@ import type { OutboxEvent } from '../types.ts';
  * - siblings: the claim also takes the entity's other claimable rows, so a
  *   claim that started before ours committed re-checks those rows (they were
  *   updated) and finds our lease, instead of taking one of them.
- * A batch is therefore up to `batchSize` rows plus at most `batchSize`
- * siblings; the sink collapses an entity's versions into one write anyway.
+ * Siblings are not capped: a capped set would leave some of the entity's rows
+ * un-updated, and a claim racing ours could take one of those. A batch is
+ * `batchSize` entities' worth of rows; the sink collapses each entity's
+ * versions into one write, so many pending versions cost one document write.
  *
  * now() is the transaction's start; in this one-statement transaction that
  * is "now".
@@ -87,9 +89,7 @@ WITH candidates AS MATERIALIZED (
             AND s.status = 'pending'
             AND s.available_at <= now()
             AND (s.claimed_until IS NULL OR s.claimed_until < now())
-          LIMIT $2
             FOR UPDATE SKIP LOCKED) s
-   LIMIT $2
 )
 UPDATE outbox
    SET claimed_by = $1,
