@@ -4,7 +4,7 @@ import { toDrizzle, type DbLike } from '../db/client.ts';
 import { ValidationError } from '../errors.ts';
 import { validateMetadata } from '../metadata/validateMetadata.ts';
 import { validateText } from '../metadata/validateText.ts';
-import type { Metadata, OutboxEventInput } from '../types.ts';
+import type { Metadata, OutboxEvent, OutboxEventInput } from '../types.ts';
 
 /** It names a MongoDB collection (`<aggregateType>_metadata`), so it stays short and plain. */
 export const AGGREGATE_TYPE_PATTERN = /^[a-z][a-z0-9_]{0,47}$/;
@@ -15,15 +15,8 @@ export const DEFAULT_EVENT_TYPE = 'metadata.upserted';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EVENT_KEYS: ReadonlySet<string> = new Set(['aggregateType', 'aggregateId', 'version', 'eventType', 'payload', 'eventId']);
 
-/** A validated outbox row, ready to insert. */
-export interface OutboxRow {
-  eventId: string;
-  aggregateType: string;
-  aggregateId: string;
-  version: number;
-  eventType: string;
-  payload: { metadata: Metadata };
-}
+/** A validated outbox row, ready to insert: an event before the database gave it an id. */
+export type OutboxRow = Omit<OutboxEvent, 'id' | 'createdAt' | 'attempts'>;
 
 /**
  * Add one event to the outbox inside a transaction the caller holds (a
