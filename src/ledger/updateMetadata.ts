@@ -6,8 +6,8 @@ import { validateMetadata } from '../metadata/validateMetadata.ts';
 import { buildOutboxRow, insertOutboxRows } from '../outbox/enqueue.ts';
 import type { Metadata } from '../types.ts';
 import { runInTransaction } from './runInTransaction.ts';
+import { UUID_PATTERN } from '../uuid.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Replace a transaction's metadata: bump its metadata version, record the
@@ -29,7 +29,7 @@ export function updateOperationMetadata(db: DbLike, operationId: string, metadat
 async function updateMetadata(db: DbLike, aggregateType: 'transaction' | 'operation', id: string, metadata: Metadata): Promise<{ version: number }> {
   const clean = validateMetadata(metadata);
   // Not a UUID cannot exist; answering "not found" beats a Postgres cast error.
-  if (typeof id !== 'string' || !UUID.test(id)) throw notFound(aggregateType, id);
+  if (typeof id !== 'string' || !UUID_PATTERN.test(id)) throw notFound(aggregateType, id);
   const hash = metadataHash(clean);
   return runInTransaction(db, async (tx) => {
     // The UPDATE takes the row lock, so concurrent updates get consecutive

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { ValidationError } from '../errors.ts';
-import { canonicalJson } from '../metadata/canonicalJson.ts';
+import { canonicalHash } from '../metadata/metadataHash.ts';
 import { validateMetadata } from '../metadata/validateMetadata.ts';
 import { validateText } from '../metadata/validateText.ts';
 import type { Direction, JsonValue, Metadata } from '../types.ts';
@@ -88,7 +87,7 @@ function requestHash(description: string | null, metadata: Metadata | null, entr
     metadata,
     entries: entries.map((e) => ({ account: e.account, asset: e.asset, direction: e.direction, amount: e.amount.toString(), metadata: e.metadata })),
   };
-  return createHash('sha256').update(canonicalJson(canonical)).digest('hex');
+  return canonicalHash(canonical);
 }
 
 function requireObject(value: unknown, path: string, allowed: ReadonlySet<string>): Record<string, unknown> {

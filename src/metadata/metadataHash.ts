@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Metadata } from '../types.ts';
+import type { JsonValue, Metadata } from '../types.ts';
 import { canonicalJson } from './canonicalJson.ts';
 
 /**
@@ -7,5 +7,10 @@ import { canonicalJson } from './canonicalJson.ts';
  * reconcile can compare what Postgres expects with what MongoDB holds.
  */
 export function metadataHash(metadata: Metadata): string {
-  return createHash('sha256').update(canonicalJson(metadata)).digest('hex');
+  return canonicalHash(metadata);
+}
+
+/** sha256 (hex) of any JSON value's canonical form (also the idempotency request hash). */
+export function canonicalHash(value: JsonValue): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
 }

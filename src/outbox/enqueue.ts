@@ -5,6 +5,7 @@ import { ValidationError } from '../errors.ts';
 import { validateMetadata } from '../metadata/validateMetadata.ts';
 import { validateText } from '../metadata/validateText.ts';
 import type { Metadata, OutboxEvent, OutboxEventInput } from '../types.ts';
+import { UUID_PATTERN } from '../uuid.ts';
 
 /** It names a MongoDB collection (`<aggregateType>_metadata`), so it stays short and plain. */
 export const AGGREGATE_TYPE_PATTERN = /^[a-z][a-z0-9_]{0,47}$/;
@@ -12,7 +13,6 @@ export const MAX_AGGREGATE_ID_LENGTH = 512;
 export const MAX_EVENT_TYPE_LENGTH = 100;
 export const MAX_EVENT_VERSION = 2 ** 31 - 1;
 export const DEFAULT_EVENT_TYPE = 'metadata.upserted';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EVENT_KEYS: ReadonlySet<string> = new Set(['aggregateType', 'aggregateId', 'version', 'eventType', 'payload', 'eventId']);
 
 /** A validated outbox row, ready to insert: an event before the database gave it an id. */
@@ -54,7 +54,7 @@ export function buildOutboxRow(event: OutboxEventInput): OutboxRow {
   const metadata = validateMetadata(payload.metadata, 'payload.metadata');
   let eventId = event.eventId;
   if (eventId === undefined) eventId = randomUUID();
-  else if (typeof eventId !== 'string' || !UUID.test(eventId)) fail('eventId', `must be a UUID, got ${JSON.stringify(eventId) ?? typeof eventId}`);
+  else if (typeof eventId !== 'string' || !UUID_PATTERN.test(eventId)) fail('eventId', `must be a UUID, got ${JSON.stringify(eventId) ?? typeof eventId}`);
   // Postgres renders uuids in lower case; compare and return them that way.
   return { eventId: eventId.toLowerCase(), aggregateType, aggregateId: id, version, eventType, payload: { metadata } };
 }

@@ -1,6 +1,6 @@
 import type { Db } from '../db/client.ts';
+import { UUID_PATTERN } from '../uuid.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Back to pending with a fresh attempt budget, available now. last_error is
@@ -18,7 +18,7 @@ const SET_PENDING = `SET status = 'pending', attempts = 0, available_at = now(),
 export async function requeueDead(db: Db, target: { eventIds: string[] } | { all: true }): Promise<{ requeued: number; notFound: string[] }> {
   // Malformed ids never reach SQL (a uuid cast error would fail the batch).
   const given = 'eventIds' in target ? [...new Set(target.eventIds)] : undefined;
-  const wanted = given?.filter((raw) => UUID.test(raw.trim())).map((raw) => raw.trim().toLowerCase());
+  const wanted = given?.filter((raw) => UUID_PATTERN.test(raw.trim())).map((raw) => raw.trim().toLowerCase());
   if (given && wanted?.length === 0) return { requeued: 0, notFound: given };
 
   const client = await db.$client.connect();

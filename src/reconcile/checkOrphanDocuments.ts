@@ -1,8 +1,8 @@
 import type { Document } from 'mongodb';
 import type { Db } from '../db/client.ts';
 import { collectionFor, Findings, METADATA_ENTITIES, type CheckContext, type CheckResult } from './reconcileTypes.ts';
+import { CANONICAL_UUID_PATTERN } from '../uuid.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * MongoDB → Postgres: documents whose entity does not exist. One streamed
@@ -27,11 +27,11 @@ export async function checkOrphanDocuments(ctx: CheckContext): Promise<CheckResu
     let page: unknown[] = [];
     const checkPage = async () => {
       checked += page.length;
-      const uuids = page.filter((id): id is string => typeof id === 'string' && UUID.test(id));
+      const uuids = page.filter((id): id is string => typeof id === 'string' && CANONICAL_UUID_PATTERN.test(id));
       const existing = await existingIds(ctx.db, entity.table, uuids);
       for (const id of page) {
         if (typeof id !== 'string') findings.add(`${entity.aggregateType}/${String(id)}`, 'orphan document (_id is not a string)');
-        else if (!UUID.test(id)) findings.add(`${entity.aggregateType}/${id}`, 'orphan document (_id is not an entity id)');
+        else if (!CANONICAL_UUID_PATTERN.test(id)) findings.add(`${entity.aggregateType}/${id}`, 'orphan document (_id is not an entity id)');
         else if (!existing.has(id)) findings.add(`${entity.aggregateType}/${id}`, `orphan document (no such ${entity.aggregateType})`);
       }
       page = [];

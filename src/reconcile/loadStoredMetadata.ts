@@ -3,8 +3,8 @@ import type pg from 'pg';
 import { metadataHash } from '../metadata/metadataHash.ts';
 import type { Metadata } from '../types.ts';
 import type { StoredMetadata } from './classifyDrift.ts';
+import { CANONICAL_UUID_PATTERN } from '../uuid.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * Stream one collection (one unsorted cursor, `batchSize` documents in memory)
@@ -36,7 +36,7 @@ export async function loadStoredMetadata(client: pg.PoolClient, collection: Coll
   const cursor = collection.find({}, { projection: { _id: 1, version: 1, metadata: 1 }, batchSize });
   try {
     for await (const doc of cursor) {
-      if (typeof doc._id !== 'string' || !UUID.test(doc._id)) continue;
+      if (typeof doc._id !== 'string' || !CANONICAL_UUID_PATTERN.test(doc._id)) continue;
       const metadata = doc.metadata;
       const hash = metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata) ? metadataHash(metadata as Metadata) : null;
       batch.push({ id: doc._id, version: typeof doc.version === 'number' && Number.isFinite(doc.version) ? doc.version : null, hash });

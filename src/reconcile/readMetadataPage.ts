@@ -1,12 +1,12 @@
 import type { Db } from '../db/client.ts';
 import type { ExpectedMetadata } from './classifyDrift.ts';
+import { UUID_PATTERN } from '../uuid.ts';
 
 export interface ExpectedMetadataRow extends ExpectedMetadata {
   /** An event for this entity is still pending in the outbox: MongoDB may legitimately lag. */
   inFlight: boolean;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * One keyset page of entities carrying metadata (`id > after`, in id order),
@@ -29,7 +29,7 @@ export async function readMetadataPage(
   let params: unknown[];
   if ('ids' in page) {
     text = `${select} WHERE e.id = ANY($2::uuid[]) ORDER BY e.id`;
-    params = [entity.aggregateType, page.ids.filter((id) => UUID.test(id))];
+    params = [entity.aggregateType, page.ids.filter((id) => UUID_PATTERN.test(id))];
   } else if (page.after === null) {
     // Two statements rather than `$2 IS NULL OR id > $2`, which hides the range from the planner.
     text = `${select} WHERE e.metadata_version > 0 ORDER BY e.id LIMIT $2`;

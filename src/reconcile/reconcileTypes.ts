@@ -75,9 +75,8 @@ export const METADATA_ENTITIES = [
   { aggregateType: 'operation', table: 'operation' },
 ] as const;
 
-export function collectionFor(aggregateType: string): string {
-  return `${aggregateType}_metadata`;
-}
+/** The relay's naming, from the sink: reconcile must read where the relay writes. */
+export { metadataCollectionName as collectionFor } from '../sink/metadataSink.ts';
 
 /** Keeps the first `limit` samples; counts every problem. */
 export class Findings {

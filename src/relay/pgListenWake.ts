@@ -47,6 +47,14 @@ export function createPgListenWake(options: PgListenWakeOptions): WakeSource {
   let restartTimer: NodeJS.Timeout | undefined;
   let checkTimer: NodeJS.Timeout | undefined;
   let failures = 0;
+  // One lost connection is one reconnect, whether pg-listen's own retry or our
+  // rebuild after it gave up brings it back.
+  let outageCounted = false;
+  const countOutage = () => {
+    if (outageCounted) return;
+    outageCounted = true;
+    options.onReconnect?.();
+  };
   let probeSeq = 0;
   let lastProbeSent = 0;
   let lastProbeSeen = 0;
@@ -67,13 +75,14 @@ export function createPgListenWake(options: PgListenWakeOptions): WakeSource {
     s.events.on('connected', () => {
       if (subscriber !== s || stopped) return;
       failures = 0;
+      outageCounted = false;
       setConnected(true);
       onWake('connected');
     });
     s.events.on('reconnect', (attempt: number) => {
       if (subscriber !== s) return;
       setConnected(false);
-      if (attempt === 1) options.onReconnect?.();
+      countOutage();
       logger.warn({ attempt }, 'listener connection lost; reconnecting');
     });
     s.events.on('error', (error: Error) => {
@@ -100,7 +109,7 @@ export function createPgListenWake(options: PgListenWakeOptions): WakeSource {
     subscriber = undefined;
     await old?.close().catch(() => {});
     if (stopped || restartTimer) return;
-    options.onReconnect?.();
+    countOutage();
     failures++;
     const delay = Math.min(30_000, 250 * 2 ** Math.min(failures - 1, 7)) * (0.5 + Math.random() / 2);
     restartTimer = setTimeout(() => {
