@@ -4,6 +4,7 @@ import type { RelayMetrics } from '../ops/metrics.ts';
 import { claimBatch } from '../outbox/claimBatch.ts';
 import type { MetadataSink } from '../sink/metadataSink.ts';
 import { deliverBatch, type DeliverSettings } from './deliverBatch.ts';
+import { keepLease } from './leaseKeeper.ts';
 import type { WakeReason } from './wakeSource.ts';
 
 export interface DrainerSettings extends DeliverSettings {
@@ -110,6 +111,7 @@ export class Drainer {
         if (Date.now() - oldest > this.settings.pollIntervalMs) metrics.missedNotifications.inc();
       }
       first = false;
+      const lease = keepLease(this.deps, { relayId: this.settings.relayId, ids: events.map((e) => e.id), leaseMs: this.settings.leaseMs });
       try {
         const outcome = await deliverBatch(this.deps, this.settings, events, this.signal);
         if (outcome.kind === 'sink_unavailable') {
@@ -124,6 +126,8 @@ export class Drainer {
         // (fenced, so harmlessly) by whoever claims them next.
         this.pause(error, 'delivering a batch failed');
         return;
+      } finally {
+        lease.stop();
       }
       if (events.length < this.settings.batchSize) return;
     }
