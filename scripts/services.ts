@@ -27,6 +27,7 @@ import { promisify } from 'node:util';
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
 import { dockerComposeAvailable, dockerEngineAvailable } from './docker.ts';
+import { installFerretDbIdIndex } from './ferretdbIdIndex.ts';
 
 const execFileAsync = promisify(execFile);
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -401,6 +402,7 @@ async function fromLocal(log: (line: string) => void, dockerReason: string | und
   }
   await ensureDatabase(adminUrl, LOCAL_DB);
   await ensureDatabase(adminUrl, FERRET_BACKEND_DB);
+  await installFerretDbIdIndex(withDatabase(adminUrl, FERRET_BACKEND_DB));
   const port = ferretPort();
   const mongoUrl = await withStartLock(() => ensureFerretDb(withDatabase(adminUrl, FERRET_BACKEND_DB), port, log));
   return { databaseUrl: withDatabase(adminUrl, LOCAL_DB), mongoUrl, source: 'local' };
