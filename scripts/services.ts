@@ -38,9 +38,9 @@ const FERRET_PID = join(FERRET_STATE, 'ferretdb.pid');
 const FERRET_LOCK = join(FERRET_STATE, 'start.lock');
 const FERRET_LOG = join(FERRET_STATE, 'ferretdb.log');
 
-const DEFAULT_LOCAL_PG = 'postgres://postgres@127.0.0.1:5432/postgres';
+export const DEFAULT_LOCAL_PG = 'postgres://postgres@127.0.0.1:5432/postgres';
 const LOCAL_DB = 'outbox_relay';
-const FERRET_BACKEND_DB = 'outbox_relay_ferretdb';
+export const FERRET_BACKEND_DB = 'outbox_relay_ferretdb';
 /** Host ports published by docker-compose.yml; keep both in step. */
 export const COMPOSE_PG = 'postgres://postgres:postgres@127.0.0.1:55432/outbox_relay';
 export const COMPOSE_MONGO = 'mongodb://127.0.0.1:57017/?replicaSet=rs0&directConnection=true';

@@ -7,7 +7,9 @@ import { execFile, spawn } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
-import { mongoReachable, ourFerretDbPid, postgresReachable } from '../../scripts/services.ts';
+import { MongoClient } from 'mongodb';
+import pg from 'pg';
+import { DEFAULT_LOCAL_PG, FERRET_BACKEND_DB, mongoReachable, ourFerretDbPid, postgresReachable } from '../../scripts/services.ts';
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/services.ts', import.meta.url));
 
@@ -168,5 +170,37 @@ describe('npm run services', () => {
     expect(await mongoReachable(MONGO_URL)).toBeUndefined();
     expect(await postgresReachable(DATABASE_URL), 'down must never stop PostgreSQL').toBeUndefined();
     console.info(`services down: ${down.ms} ms; cold up: ${up.ms} ms`);
+  });
+
+  // See scripts/ferretdbIdIndex.ts: without it every fenced upsert scans its whole collection.
+  it.runIf(testsLocalPath)('the local FerretDB backs every new collection with an _id index its pushed-down filter can use', async () => {
+    const env = { ...envWithout('DATABASE_URL', 'MONGO_URL'), OUTBOX_RELAY_NO_DOCKER: '1' };
+    const run = await runServices([], env);
+    expect(run.code, run.stderr).toBe(0);
+    const { MONGO_URL } = await evalInShell(run.stdout);
+    const dbName = `services_id_index_${process.pid}`;
+    const mongo = new MongoClient(MONGO_URL);
+    const backendUrl = new URL(process.env.OUTBOX_RELAY_LOCAL_PG_URL || DEFAULT_LOCAL_PG);
+    backendUrl.pathname = `/${FERRET_BACKEND_DB}`;
+    const backend = new pg.Client({ connectionString: backendUrl.toString() });
+    await backend.connect();
+    try {
+      await mongo.db(dbName).collection('transaction_metadata').insertOne({ _id: 'doc-1' as never, version: 1 });
+      const { rows: tables } = await backend.query<{ name: string }>(
+        `SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables WHERE schemaname = $1 AND tablename LIKE 'transaction_metadata%'`,
+        [dbName],
+      );
+      expect(tables).toHaveLength(1);
+      await backend.query('BEGIN');
+      await backend.query('SET LOCAL enable_seqscan = off');
+      // The filter FerretDB 1.24 sends for { _id: "doc-1" } (postgresql/query.go, filterEqual).
+      const { rows: plan } = await backend.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT _jsonb FROM ${tables[0]!.name} WHERE _jsonb -> '_id' @> '"doc-1"'`);
+      await backend.query('ROLLBACK');
+      expect(plan.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/Bitmap Index Scan on \S+/);
+    } finally {
+      await mongo.db(dbName).dropDatabase().catch(() => {});
+      await mongo.close();
+      await backend.end();
+    }
   });
 });
