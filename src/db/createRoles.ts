@@ -14,12 +14,15 @@ export const ROLE_GRANTS: Readonly<Record<'outbox_relay_writer' | 'outbox_relay_
     'GRANT SELECT, INSERT, UPDATE ON balance, "transaction", operation TO outbox_relay_writer',
     'GRANT SELECT, INSERT ON outbox TO outbox_relay_writer',
     'GRANT SELECT ON outbox_delivered TO outbox_relay_writer',
+    // The NOTIFY trigger runs as the writer and reads whether a relay waits.
+    'GRANT SELECT ON outbox_wakeup TO outbox_relay_writer',
     'GRANT USAGE ON SEQUENCE outbox_id_seq TO outbox_relay_writer',
   ],
   outbox_relay_relay: [
     'GRANT SELECT, INSERT, UPDATE, DELETE ON outbox TO outbox_relay_relay',
     'GRANT SELECT, INSERT, DELETE ON outbox_delivered TO outbox_relay_relay',
     'GRANT SELECT, INSERT, UPDATE ON outbox_relay TO outbox_relay_relay',
+    'GRANT SELECT, UPDATE ON outbox_wakeup TO outbox_relay_relay',
     'GRANT SELECT ON outbox_lag TO outbox_relay_relay',
     'GRANT SELECT ON balance, "transaction", operation TO outbox_relay_relay',
     'GRANT SELECT, INSERT ON reconcile_run TO outbox_relay_relay',

@@ -181,6 +181,25 @@ export const outboxLag = pgView('outbox_lag', {
   relays: jsonb('relays').notNull(),
 }).existing();
 
+/**
+ * One row: is a relay waiting for a notification? The outbox's NOTIFY trigger
+ * reads it and stays silent while every relay is busy, because a NOTIFY makes
+ * the writer's commit take a database-wide lock (DESIGN.md, "NOTIFY serialises
+ * commits"). A relay sets it to false when it starts draining and back to true
+ * when it runs out of work, then claims once more, so a writer that saw
+ * "busy" and committed just then is still picked up; polling bounds the rest.
+ * Missing row or NULL: the trigger notifies (the safe side).
+ */
+export const outboxWakeup = pgTable(
+  'outbox_wakeup',
+  {
+    id: boolean('id').primaryKey().default(true),
+    relayWaiting: boolean('relay_waiting').notNull().default(true),
+    changedAt: timestamp('changed_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [check('outbox_wakeup_one_row', sql`${t.id}`)],
+);
+
 /** Every reconciliation run (CLI or a relay's periodic one): `outbox-relay status` shows the last. */
 export const reconcileRun = pgTable(
   'reconcile_run',

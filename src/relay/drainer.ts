@@ -2,6 +2,7 @@ import type { Db } from '../db/client.ts';
 import type { Logger } from '../logger.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
 import { claimBatch } from '../outbox/claimBatch.ts';
+import { setRelayWaiting } from '../outbox/wakeupFlag.ts';
 import type { MetadataSink } from '../sink/metadataSink.ts';
 import { deliverBatch, type DeliverSettings } from './deliverBatch.ts';
 import { keepLease } from './leaseKeeper.ts';
@@ -33,6 +34,12 @@ export class Drainer {
   private again = false;
   private pausedUntil = 0;
   private errorStreak = 0;
+  /**
+   * What we last told writers through outbox_wakeup. Starts unknown: a relay
+   * that died busy may have left the flag at "busy", so the first drain to run
+   * out of work writes "waiting" for sure.
+   */
+  private toldWriters: 'unknown' | 'busy' | 'waiting' = 'unknown';
   private resumeTimer: NodeJS.Timeout | undefined;
   private readonly stats: DrainStats = { delivered: 0 };
   private readonly deps: { db: Db; sink: MetadataSink; metrics: RelayMetrics; logger: Logger };
@@ -83,27 +90,59 @@ export class Drainer {
 
   private async drain(firstReason: WakeReason): Promise<void> {
     let reason: WakeReason = firstReason;
-    do {
+    for (;;) {
       this.again = false;
-      const workers = Array.from({ length: this.settings.concurrency }, () => this.work(reason));
-      await Promise.all(workers);
+      await this.runWorkers(reason);
       reason = 'manual';
-    } while (this.again && !this.signal.aborted && Date.now() >= this.pausedUntil);
+      if (this.signal.aborted || Date.now() < this.pausedUntil) return;
+      if (this.again) continue;
+      if (this.toldWriters === 'waiting' || !this.settings.expectNotifications) return;
+      // Going idle: ask writers to notify again, then claim once more, for a
+      // writer that read "busy" and committed after our last empty claim.
+      await this.tellWriters(true);
+      const caughtUp = await this.runWorkers('manual');
+      if (caughtUp === 0 && !this.again) return;
+    }
   }
 
-  private async work(reason: WakeReason): Promise<void> {
+  /** Run `concurrency` workers until each finds no work; returns how many events they claimed. */
+  private async runWorkers(reason: WakeReason): Promise<number> {
+    const claimed = await Promise.all(Array.from({ length: this.settings.concurrency }, () => this.work(reason)));
+    return claimed.reduce((sum, n) => sum + n, 0);
+  }
+
+  /**
+   * Only a listening relay manages outbox_wakeup (a polling-only relay would
+   * make writers notify nobody). "Busy" is written when a claim finds work,
+   * not on every wake-up, so an idle relay's polls write nothing.
+   */
+  private async tellWriters(waiting: boolean): Promise<void> {
+    if (!this.settings.expectNotifications) return;
+    this.toldWriters = waiting ? 'waiting' : 'busy';
+    try {
+      await setRelayWaiting(this.deps.db, waiting);
+    } catch (error) {
+      // Advisory only: a wrong flag costs a needless NOTIFY or a poll interval of latency.
+      this.deps.logger.debug({ err: error, waiting }, 'could not update outbox_wakeup');
+    }
+  }
+
+  private async work(reason: WakeReason): Promise<number> {
     const { db, metrics } = this.deps;
     let first = true;
+    let claimed = 0;
     while (!this.signal.aborted && Date.now() >= this.pausedUntil) {
       let events;
       try {
         events = await claimBatch(db, { relayId: this.settings.relayId, batchSize: this.settings.batchSize, leaseMs: this.settings.leaseMs });
       } catch (error) {
         this.pause(error, 'claim failed');
-        return;
+        return claimed;
       }
-      if (events.length === 0) return;
+      if (events.length === 0) return claimed;
+      claimed += events.length;
       metrics.claims.inc();
+      if (this.toldWriters !== 'busy') await this.tellWriters(false);
       if (first && reason === 'poll' && this.settings.expectNotifications) {
         // An idle relay woken by the poll found work older than a poll
         // interval: a notification should have woken it and did not.
@@ -116,7 +155,7 @@ export class Drainer {
         const outcome = await deliverBatch(this.deps, this.settings, events, this.signal);
         if (outcome.kind === 'sink_unavailable') {
           this.pause(outcome.error, 'MongoDB unavailable; batch released');
-          return;
+          return claimed;
         }
         this.errorStreak = 0;
         this.stats.delivered += outcome.delivered;
@@ -125,12 +164,13 @@ export class Drainer {
         // Rows stay claimed; their lease runs out and they are applied again
         // (fenced, so harmlessly) by whoever claims them next.
         this.pause(error, 'delivering a batch failed');
-        return;
+        return claimed;
       } finally {
         lease.stop();
       }
-      if (events.length < this.settings.batchSize) return;
+      if (events.length < this.settings.batchSize) return claimed;
     }
+    return claimed;
   }
 
   private pause(error: unknown, message: string): void {
