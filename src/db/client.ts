@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { createPool, type PoolOptions, type SqlDb } from './pool.ts';
 import * as schema from './schema.ts';
 
 export type Schema = typeof schema;
@@ -8,27 +9,6 @@ export type Db = NodePgDatabase<Schema> & { $client: pg.Pool };
 
 /** A drizzle database, a drizzle transaction, or a node-postgres Pool/Client/PoolClient. */
 export type DbLike = NodePgDatabase<Schema> | pg.Pool | pg.PoolClient | pg.Client;
-
-export interface PoolOptions {
-  max?: number;
-  applicationName?: string;
-  statementTimeoutMs?: number;
-}
-
-export function createPool(databaseUrl: string, options: PoolOptions = {}): pg.Pool {
-  const pool = new pg.Pool({
-    connectionString: databaseUrl,
-    max: options.max ?? 10,
-    application_name: options.applicationName ?? 'outbox-relay',
-    connectionTimeoutMillis: 10_000,
-    idleTimeoutMillis: 30_000,
-    ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
-  });
-  // An idle client that loses its connection emits 'error' on the pool; without
-  // a listener that would crash the process. The next checkout reconnects.
-  pool.on('error', () => {});
-  return pool;
-}
 
 export function createDb(pool: pg.Pool): Db {
   return drizzle({ client: pool, schema }) as Db;
@@ -45,3 +25,4 @@ export function toDrizzle(value: DbLike): NodePgDatabase<Schema> {
 }
 
 export { schema };
+export { createPool, type PoolOptions, type SqlDb };

@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.ts';
+import type { SqlDb } from '../db/pool.ts';
 import type { OutboxEvent } from '../types.ts';
 
 /**
@@ -113,7 +113,7 @@ interface ClaimedRow {
  * Claim up to `batchSize` pending, available, unleased rows for `relayId`
  * for `leaseMs` (plus up to `batchSize` more rows of the same entities). Returns them in id order; an empty array means no work.
  */
-export async function claimBatch(db: Db, options: { relayId: string; batchSize: number; leaseMs: number }): Promise<OutboxEvent[]> {
+export async function claimBatch(db: SqlDb, options: { relayId: string; batchSize: number; leaseMs: number }): Promise<OutboxEvent[]> {
   const { relayId, batchSize, leaseMs } = options;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`claimBatch: batchSize must be a positive integer (got ${batchSize})`);
   if (!(leaseMs > 0)) throw new RangeError(`claimBatch: leaseMs must be > 0 (got ${leaseMs})`);

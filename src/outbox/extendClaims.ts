@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.ts';
+import type { SqlDb } from '../db/pool.ts';
 
 /**
  * Push the lease of rows this relay still holds to `now() + leaseMs`. The
@@ -11,7 +11,7 @@ import type { Db } from '../db/client.ts';
  * not reclaimed yet is extended: nobody else holds it, so we still may.
  * Returns how many rows are still ours.
  */
-export async function extendClaims(db: Db, options: { relayId: string; ids: readonly number[]; leaseMs: number }): Promise<number> {
+export async function extendClaims(db: SqlDb, options: { relayId: string; ids: readonly number[]; leaseMs: number }): Promise<number> {
   if (options.ids.length === 0) return 0;
   if (!(options.leaseMs > 0)) throw new RangeError(`extendClaims: leaseMs must be > 0 (got ${options.leaseMs})`);
   const result = await db.$client.query({

@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.ts';
+import type { SqlDb } from '../db/pool.ts';
 
 /** A parked event, as an operator needs to judge it. */
 export interface DeadEvent {
@@ -29,7 +29,7 @@ interface DeadRow {
 }
 
 /** Dead events, oldest first. The hot table holds few of them: no index needed. */
-export async function listDead(db: Db, options: { limit: number }): Promise<DeadEvent[]> {
+export async function listDead(db: SqlDb, options: { limit: number }): Promise<DeadEvent[]> {
   if (!Number.isInteger(options.limit) || options.limit < 1) throw new RangeError(`listDead: limit must be a positive integer (got ${options.limit})`);
   const { rows } = await db.$client.query<DeadRow>(
     `SELECT id, event_id, aggregate_type, aggregate_id, version, attempts, last_error, created_at, dead_at,

@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.ts';
+import type { SqlDb } from '../db/pool.ts';
 
 /**
  * Move delivered rows out of the hot table in one statement: DELETE …
@@ -37,7 +37,7 @@ SELECT id FROM moved`;
  * outbox_delivered by this call; `lost`: not ours any more (reclaimed by
  * another relay, or already gone).
  */
-export async function markDelivered(db: Db, options: { relayId: string; ids: number[] }): Promise<{ delivered: number[]; lost: number[] }> {
+export async function markDelivered(db: SqlDb, options: { relayId: string; ids: number[] }): Promise<{ delivered: number[]; lost: number[] }> {
   const ids = [...new Set(options.ids)];
   if (ids.length === 0) return { delivered: [], lost: [] };
   const { rows } = await db.$client.query<{ id: string }>({ name: 'outbox_mark_delivered', text: MARK_DELIVERED_SQL, values: [ids, options.relayId] });

@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.ts';
+import type { SqlDb } from '../db/pool.ts';
 import { nextDelayMs, type BackoffPolicy } from './backoff.ts';
 
 export type { BackoffPolicy };
@@ -46,7 +46,7 @@ RETURNING o.id, o.status`;
  * Rows this relay no longer holds are in neither list.
  */
 export async function markFailed(
-  db: Db,
+  db: SqlDb,
   options: { relayId: string; failures: { id: number; error: string }[]; maxAttempts: number; backoff: BackoffPolicy; random?: () => number },
 ): Promise<{ retried: number[]; dead: number[] }> {
   const { relayId, maxAttempts, backoff } = options;

@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.ts';
+import type { SqlDb } from '../db/pool.ts';
 import { tryWithAdvisoryLock } from '../db/tryWithAdvisoryLock.ts';
 
 /**
@@ -30,7 +30,7 @@ DELETE FROM outbox_delivered
  * the prune lock, does nothing and says so.
  */
 export async function pruneDelivered(
-  db: Db,
+  db: SqlDb,
   options: { retentionMs: number; batchSize?: number; maxBatches?: number },
 ): Promise<{ ran: true; deleted: number } | { ran: false; reason: 'locked' }> {
   const batchSize = options.batchSize ?? DEFAULT_PRUNE_BATCH_SIZE;

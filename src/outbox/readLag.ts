@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.ts';
+import type { SqlDb } from '../db/pool.ts';
 
 /** A live relay as `outbox_lag.relays` lists it (the view's JSON keys). */
 export interface RelayLiveness {
@@ -38,7 +38,7 @@ interface LagRow {
 }
 
 /** Lag at a glance (the view is defined in drizzle/0001_outbox_lag_and_notify.sql). */
-export async function readLag(db: Db): Promise<OutboxLag> {
+export async function readLag(db: SqlDb): Promise<OutboxLag> {
   const { rows } = await db.$client.query<LagRow>('SELECT * FROM outbox_lag');
   const row = rows[0];
   if (!row) throw new Error('outbox_lag returned no row');

@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.ts';
+import type { SqlDb } from '../db/pool.ts';
 
 /**
  * outbox_relay rows feed `outbox_lag.relays_alive` and `relays`: a relay
@@ -10,7 +10,7 @@ import type { Db } from '../db/client.ts';
  * Insert or revive this relay's row. A restart under the same id keeps the
  * lifetime delivered_count and last_delivered_at.
  */
-export async function registerRelay(db: Db, relay: { id: string; host: string; pid: number }): Promise<void> {
+export async function registerRelay(db: SqlDb, relay: { id: string; host: string; pid: number }): Promise<void> {
   await db.$client.query(
     `INSERT INTO outbox_relay (id, host, pid, started_at, heartbeat_at, stopped_at)
      VALUES ($1, $2, $3, now(), now(), NULL)
@@ -21,7 +21,7 @@ export async function registerRelay(db: Db, relay: { id: string; host: string; p
 }
 
 /** I am alive, and delivered `deliveredDelta` more events since the last beat. */
-export async function heartbeatRelay(db: Db, beat: { id: string; deliveredDelta: number; lastDeliveredAt?: Date }): Promise<void> {
+export async function heartbeatRelay(db: SqlDb, beat: { id: string; deliveredDelta: number; lastDeliveredAt?: Date }): Promise<void> {
   await db.$client.query(
     `UPDATE outbox_relay
         SET heartbeat_at = now(),
@@ -33,6 +33,6 @@ export async function heartbeatRelay(db: Db, beat: { id: string; deliveredDelta:
 }
 
 /** Clean stop: drop out of relays_alive at once instead of after 30 s. */
-export async function markRelayStopped(db: Db, relay: { id: string }): Promise<void> {
+export async function markRelayStopped(db: SqlDb, relay: { id: string }): Promise<void> {
   await db.$client.query(`UPDATE outbox_relay SET stopped_at = now(), heartbeat_at = now() WHERE id = $1`, [relay.id]);
 }

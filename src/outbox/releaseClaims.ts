@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.ts';
+import type { SqlDb } from '../db/pool.ts';
 
 /**
  * Give claimed rows back without counting an attempt: at clean shutdown, and
@@ -9,7 +9,7 @@ import type { Db } from '../db/client.ts';
  * Only rows this relay still holds; without `ids`, all of them. Returns how
  * many rows were released.
  */
-export async function releaseClaims(db: Db, options: { relayId: string; ids?: number[]; delayMs?: number }): Promise<number> {
+export async function releaseClaims(db: SqlDb, options: { relayId: string; ids?: number[]; delayMs?: number }): Promise<number> {
   const delayMs = Math.max(0, options.delayMs ?? 0);
   const set = `SET claimed_by = NULL, claimed_until = NULL, available_at = now() + $2::float8 * interval '1 millisecond'`;
   if (options.ids === undefined) {

@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.ts';
+import type { SqlDb } from '../db/pool.ts';
 import { UUID_PATTERN } from '../uuid.ts';
 
 
@@ -15,7 +15,7 @@ const SET_PENDING = `SET status = 'pending', attempts = 0, available_at = now(),
  * A notification on channel `outbox` is sent in the same transaction, so a
  * listening relay wakes when the rows become visible (on commit).
  */
-export async function requeueDead(db: Db, target: { eventIds: string[] } | { all: true }): Promise<{ requeued: number; notFound: string[] }> {
+export async function requeueDead(db: SqlDb, target: { eventIds: string[] } | { all: true }): Promise<{ requeued: number; notFound: string[] }> {
   // Malformed ids never reach SQL (a uuid cast error would fail the batch).
   const given = 'eventIds' in target ? [...new Set(target.eventIds)] : undefined;
   const wanted = given?.filter((raw) => UUID_PATTERN.test(raw.trim())).map((raw) => raw.trim().toLowerCase());

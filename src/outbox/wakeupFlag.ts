@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.ts';
+import type { SqlDb } from '../db/pool.ts';
 
 /**
  * Tell writers whether a relay waits for a notification (outbox_wakeup, read
@@ -6,7 +6,7 @@ import type { Db } from '../db/client.ts';
  * relay cycling between busy and idle under load costs no row versions while
  * the flag already says what it would write.
  */
-export async function setRelayWaiting(db: Db, waiting: boolean): Promise<void> {
+export async function setRelayWaiting(db: SqlDb, waiting: boolean): Promise<void> {
   await db.$client.query({
     name: 'outbox_set_relay_waiting',
     text: `UPDATE outbox_wakeup SET relay_waiting = $1, changed_at = now() WHERE id AND relay_waiting IS DISTINCT FROM $1`,

@@ -1,8 +1,8 @@
-import type { Db } from '../db/client.ts';
+import type { SqlDb } from '../db/pool.ts';
 import type { ReconcileReport } from './reconcileTypes.ts';
 
 /** Keep the outcome in Postgres so `outbox-relay status` (any host) can show the last run. */
-export async function recordReconcileRun(db: Db, report: ReconcileReport, ranBy: string): Promise<void> {
+export async function recordReconcileRun(db: SqlDb, report: ReconcileReport, ranBy: string): Promise<void> {
   const problems = Object.fromEntries(Object.entries(report.checks).map(([name, check]) => [name, check?.problems ?? 0]));
   await db.$client.query('INSERT INTO reconcile_run (started_at, ok, problems, ran_by) VALUES ($1, $2, $3, $4)', [report.startedAt, report.ok, JSON.stringify(problems), ranBy]);
 }
@@ -14,7 +14,7 @@ export interface LastReconcileRun {
   ranBy: string;
 }
 
-export async function readLastReconcileRun(db: Db): Promise<LastReconcileRun | undefined> {
+export async function readLastReconcileRun(db: SqlDb): Promise<LastReconcileRun | undefined> {
   const { rows } = await db.$client.query<{ finished_at: Date; ok: boolean; problems: Record<string, number>; ran_by: string }>(
     'SELECT finished_at, ok, problems, ran_by FROM reconcile_run ORDER BY finished_at DESC LIMIT 1',
   );

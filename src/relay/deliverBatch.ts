@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.ts';
+import type { SqlDb } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
 import { markDelivered } from '../outbox/markDelivered.ts';
@@ -26,7 +26,7 @@ export type DeliverOutcome =
  * while we wait on MongoDB.
  */
 export async function deliverBatch(
-  deps: { db: Db; sink: MetadataSink; metrics: RelayMetrics; logger: Logger },
+  deps: { db: SqlDb; sink: MetadataSink; metrics: RelayMetrics; logger: Logger },
   settings: DeliverSettings,
   events: readonly OutboxEvent[],
   signal?: AbortSignal,

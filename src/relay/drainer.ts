@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.ts';
+import type { SqlDb } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
 import { claimBatch } from '../outbox/claimBatch.ts';
@@ -42,11 +42,11 @@ export class Drainer {
   private toldWriters: 'unknown' | 'busy' | 'waiting' = 'unknown';
   private resumeTimer: NodeJS.Timeout | undefined;
   private readonly stats: DrainStats = { delivered: 0 };
-  private readonly deps: { db: Db; sink: MetadataSink; metrics: RelayMetrics; logger: Logger };
+  private readonly deps: { db: SqlDb; sink: MetadataSink; metrics: RelayMetrics; logger: Logger };
   private readonly settings: DrainerSettings;
   private readonly signal: AbortSignal;
 
-  constructor(deps: { db: Db; sink: MetadataSink; metrics: RelayMetrics; logger: Logger }, settings: DrainerSettings, signal: AbortSignal) {
+  constructor(deps: { db: SqlDb; sink: MetadataSink; metrics: RelayMetrics; logger: Logger }, settings: DrainerSettings, signal: AbortSignal) {
     this.deps = deps;
     this.settings = settings;
     this.signal = signal;

@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.ts';
+import type { SqlDb } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import { extendClaims } from '../outbox/extendClaims.ts';
 
@@ -17,7 +17,7 @@ import { extendClaims } from '../outbox/extendClaims.ts';
  * A failed renewal is only logged: markDelivered checks claimed_by, so a
  * lease lost in the meantime costs a redundant (fenced) write, never a wrong one.
  */
-export function keepLease(deps: { db: Db; logger: Logger }, options: { relayId: string; ids: readonly number[]; leaseMs: number }): { stop(): void } {
+export function keepLease(deps: { db: SqlDb; logger: Logger }, options: { relayId: string; ids: readonly number[]; leaseMs: number }): { stop(): void } {
   let stopped = false;
   let inFlight = false;
   let warned = false;

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { MongoClient } from 'mongodb';
 import { resolveConfig, type ConfigOverrides, type RelayConfig } from '../config.ts';
-import { createDb, createPool } from '../db/client.ts';
+import { createPool, type SqlDb } from '../db/pool.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { createRelayMetrics, type RelayMetrics } from '../ops/metrics.ts';
 import { startOpsServer } from '../ops/opsServer.ts';
@@ -9,9 +9,6 @@ import { pruneDelivered } from '../outbox/pruneDelivered.ts';
 import { readLag } from '../outbox/readLag.ts';
 import { heartbeatRelay, markRelayStopped, registerRelay } from '../outbox/relayRegistry.ts';
 import { releaseClaims } from '../outbox/releaseClaims.ts';
-import { recordReconcileMetrics } from '../reconcile/recordReconcileMetrics.ts';
-import { recordReconcileRun } from '../reconcile/recordReconcileRun.ts';
-import { runReconcileExclusive } from '../reconcile/runReconcileExclusive.ts';
 import { createMongoSink } from '../sink/mongoSink.ts';
 import { Drainer } from './drainer.ts';
 import { createPgListenWake } from './pgListenWake.ts';
@@ -49,7 +46,8 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
   const metrics = createRelayMetrics();
   const abort = new AbortController();
   const pool = createPool(resolved.databaseUrl, { max: resolved.poolSize, applicationName: `outbox-relay:${resolved.relayId}`.slice(0, 63) });
-  const db = createDb(pool);
+  // Plain SQL over the pool: the relay never loads drizzle-orm (see db/pool.ts).
+  const db: SqlDb = { $client: pool };
   const mongo = new MongoClient(resolved.mongoUrl, { serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000, appName: 'outbox-relay' });
   const sink = createMongoSink(mongo.db(resolved.mongoDb), { retries: resolved.sinkRetries, logger: logger.child({ component: 'sink' }) });
   const drainer = new Drainer(
@@ -132,7 +130,14 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
 
   const reconcilePeriodically = async () => {
     try {
-      const outcome = await runReconcileExclusive({ db, mongoDb: mongo.db(resolved.mongoDb), logger: logger.child({ component: 'reconcile' }) }, {});
+      // Loaded on first use: reconcile's repair path brings drizzle-orm (see db/pool.ts).
+      const [{ createDb }, { runReconcileExclusive }, { recordReconcileMetrics }, { recordReconcileRun }] = await Promise.all([
+        import('../db/client.ts'),
+        import('../reconcile/runReconcileExclusive.ts'),
+        import('../reconcile/recordReconcileMetrics.ts'),
+        import('../reconcile/recordReconcileRun.ts'),
+      ]);
+      const outcome = await runReconcileExclusive({ db: createDb(pool), mongoDb: mongo.db(resolved.mongoDb), logger: logger.child({ component: 'reconcile' }) }, {});
       if (!outcome.ran) return; // another relay is reconciling
       recordReconcileMetrics(metrics, outcome.report);
       await recordReconcileRun(db, outcome.report, resolved.relayId);
