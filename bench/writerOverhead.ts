@@ -1,12 +1,17 @@
 /**
  * Scenario 3: what the outbox costs the writer. postTransaction throughput at
- * a given concurrency for a fixed window, in three variants interleaved
- * A B C A B C … (so machine drift hits all three alike):
- *   A none     — postings without metadata: no outbox row, no NOTIFY;
- *   B outbox   — metadata on the transaction and the credit entry (2 outbox
- *                rows), NOTIFY trigger disabled;
- *   C notify   — the same with the statement-level NOTIFY trigger, and a
- *                connection LISTENing on the channel (an idle relay).
+ * a given concurrency for a fixed window, in four variants interleaved
+ * A B C D A B C D … (so machine drift hits all of them alike):
+ *   A none          — postings without metadata: no outbox row, no NOTIFY;
+ *   B outbox        — metadata on the transaction and the credit entry (2
+ *                     outbox rows), NOTIFY trigger disabled;
+ *   C relays busy   — as deployed while the relays are draining (which they
+ *                     are whenever writers run near their limit):
+ *                     outbox_wakeup says no relay waits, so the trigger reads
+ *                     the flag and does not notify;
+ *   D relay waiting — as deployed with an idle relay: the flag says a relay
+ *                     waits, every commit notifies a connection LISTENing on
+ *                     the channel (the old always-notify behaviour).
  * No relay drains during the windows; the outbox is truncated between them.
  */
 import pg from 'pg';
@@ -15,8 +20,8 @@ import type { BenchEnv } from './support/benchEnv.ts';
 import { createAccounts, postOne } from './support/ledgerFixture.ts';
 import { median, round } from './support/stats.ts';
 
-export type WriterVariant = 'none' | 'outbox' | 'notify';
-const VARIANTS: WriterVariant[] = ['none', 'outbox', 'notify'];
+export type WriterVariant = 'none' | 'outbox' | 'notifyBusy' | 'notifyWaiting';
+const VARIANTS: WriterVariant[] = ['none', 'outbox', 'notifyBusy', 'notifyWaiting'];
 
 export interface WriterOverheadResult {
   concurrency: number;
@@ -27,7 +32,10 @@ export interface WriterOverheadResult {
   median: Record<WriterVariant, number>;
   /** 1 − variant/none, on medians. */
   costOutbox: number;
-  costNotify: number;
+  /** As deployed under load: the NOTIFY trigger on, relays busy (it stays silent). */
+  costNotifyBusy: number;
+  /** As deployed with a relay idle: every commit notifies. */
+  costNotifyWaiting: number;
 }
 
 export async function writerOverhead(env: BenchEnv, options: { concurrency: number; windowSeconds: number; rounds: number }): Promise<WriterOverheadResult> {
@@ -42,11 +50,14 @@ export async function writerOverhead(env: BenchEnv, options: { concurrency: numb
     let notifications = 0;
     listener.on('notification', () => notifications++);
     const db = createDb(scratch.pool);
-    const windows: Record<WriterVariant, number[]> = { none: [], outbox: [], notify: [] };
+    const windows: Record<WriterVariant, number[]> = { none: [], outbox: [], notifyBusy: [], notifyWaiting: [] };
     for (let round_ = 0; round_ < options.rounds; round_++) {
       for (const variant of VARIANTS) {
         await scratch.pool.query('TRUNCATE outbox');
-        await scratch.pool.query(`ALTER TABLE outbox ${variant === 'notify' ? 'ENABLE' : 'DISABLE'} TRIGGER outbox_notify`);
+        const triggerOn = variant === 'notifyBusy' || variant === 'notifyWaiting';
+        await scratch.pool.query(`ALTER TABLE outbox ${triggerOn ? 'ENABLE' : 'DISABLE'} TRIGGER outbox_notify`);
+        await scratch.pool.query('UPDATE outbox_wakeup SET relay_waiting = $1', [variant === 'notifyWaiting']);
+        const notifiedBefore = notifications;
         const events = variant === 'none' ? 0 : 2;
         let count = 0;
         const end = performance.now() + options.windowSeconds * 1000;
@@ -59,11 +70,13 @@ export async function writerOverhead(env: BenchEnv, options: { concurrency: numb
         };
         await Promise.all(Array.from({ length: options.concurrency }, worker));
         windows[variant].push(round(count / ((performance.now() - start) / 1000), 1));
+        if (variant === 'notifyBusy' && notifications !== notifiedBefore) throw new Error('writer overhead: writers notified while the flag said the relays were busy');
       }
     }
     await scratch.pool.query('ALTER TABLE outbox ENABLE TRIGGER outbox_notify');
-    if (notifications === 0) throw new Error('writer overhead: the NOTIFY variant delivered no notification (trigger missing?)');
-    const med = { none: median(windows.none), outbox: median(windows.outbox), notify: median(windows.notify) };
+    await scratch.pool.query('UPDATE outbox_wakeup SET relay_waiting = true');
+    if (notifications === 0) throw new Error('writer overhead: the relay-waiting variant delivered no notification (trigger missing?)');
+    const med = { none: median(windows.none), outbox: median(windows.outbox), notifyBusy: median(windows.notifyBusy), notifyWaiting: median(windows.notifyWaiting) };
     return {
       concurrency: options.concurrency,
       windowSeconds: options.windowSeconds,
@@ -71,7 +84,8 @@ export async function writerOverhead(env: BenchEnv, options: { concurrency: numb
       windows,
       median: med,
       costOutbox: round(1 - med.outbox / med.none, 3),
-      costNotify: round(1 - med.notify / med.none, 3),
+      costNotifyBusy: round(1 - med.notifyBusy / med.none, 3),
+      costNotifyWaiting: round(1 - med.notifyWaiting / med.none, 3),
     };
   } finally {
     await listener.end().catch(() => {});

@@ -48,10 +48,17 @@ export function renderMarkdown(r: BenchResults): string {
   }
   lines.push('');
 
-  lines.push('## Writer overhead (postTransaction postings/s; variants interleaved A B C per round)', '', '| concurrency | none (no outbox) | outbox, no NOTIFY | outbox + NOTIFY | cost of outbox | cost of outbox + NOTIFY | windows none / outbox / notify |', '| --- | --- | --- | --- | --- | --- | --- |');
+  lines.push(
+    '## Writer overhead (postTransaction postings/s; variants interleaved A B C D per round)',
+    '',
+    '| concurrency | A none (no outbox) | B outbox, no NOTIFY | C outbox + NOTIFY trigger, relays busy | D outbox + NOTIFY, a relay waiting | cost B | cost C | cost D | windows A / B / C / D |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  );
   for (const w of r.writer) {
-    lines.push(`| ${w.concurrency} | ${f(w.median.none)} | ${f(w.median.outbox)} (${ratio(w.median.outbox, w.median.none)}) | ${f(w.median.notify)} (${ratio(w.median.notify, w.median.none)}) | ${f(w.costOutbox * 100)} % | ${f(w.costNotify * 100)} % | ${w.windows.none.join(', ')} / ${w.windows.outbox.join(', ')} / ${w.windows.notify.join(', ')} |`);
+    lines.push(
+      `| ${w.concurrency} | ${f(w.median.none)} | ${f(w.median.outbox)} (${ratio(w.median.outbox, w.median.none)}) | ${f(w.median.notifyBusy)} (${ratio(w.median.notifyBusy, w.median.none)}) | ${f(w.median.notifyWaiting)} (${ratio(w.median.notifyWaiting, w.median.none)}) | ${f(w.costOutbox * 100)} % | ${f(w.costNotifyBusy * 100)} % | ${f(w.costNotifyWaiting * 100)} % | ${w.windows.none.join(', ')} / ${w.windows.outbox.join(', ')} / ${w.windows.notifyBusy.join(', ')} / ${w.windows.notifyWaiting.join(', ')} |`,
+    );
   }
-  lines.push('', 'Medians of the windows; cost = 1 − variant / none. Postings carry 2 outbox events (transaction + credit entry) in the outbox variants.', '', '![charts](latest.svg)', '');
+  lines.push('', 'Medians of the windows; cost = 1 − variant / none. Postings carry 2 outbox events (transaction + credit entry) in the outbox variants. C is what writers pay while relays drain (outbox_wakeup says busy, the trigger stays silent); D while a relay sits idle (every commit notifies).', '', '![charts](latest.svg)', '');
   return lines.join('\n');
 }
