@@ -34,12 +34,29 @@ export interface RelayMetricsOptions {
    * true. Turn off when the embedding application already exports them.
    */
   defaultMetrics?: boolean;
+  /**
+   * Reads the outbox-wide lag (outbox_lag) for the pending, oldest, dead,
+   * in-flight and relays-alive gauges. Called when /metrics is scraped, not
+   * on a timer: `outbox_lag` counts the pending rows, which on a large backlog
+   * is real work, and N relays polling it every heartbeat would do that work
+   * N times a second for nobody. Concurrent collections share one read.
+   */
+  sampleLag?: () => Promise<LagSample>;
+}
+
+export interface LagSample {
+  pendingCount: number;
+  oldestPendingSeconds: number | null;
+  deadCount: number;
+  inFlightCount: number;
+  relaysAlive: number;
 }
 
 export function createRelayMetrics(options: RelayMetricsOptions = {}): RelayMetrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const lag = sharedLagReader(options.sampleLag);
   const metrics: RelayMetrics = {
     registry,
     delivered: new Counter({ name: 'outbox_relay_events_delivered_total', help: 'Events applied to MongoDB and marked delivered by this relay.', registers }),
@@ -49,11 +66,11 @@ export function createRelayMetrics(options: RelayMetricsOptions = {}): RelayMetr
     sinkUnavailable: new Counter({ name: 'outbox_relay_sink_unavailable_total', help: 'Batches released because MongoDB stayed unavailable through the retries.', registers }),
     claims: new Counter({ name: 'outbox_relay_claims_total', help: 'Non-empty batches claimed.', registers }),
     listenerReconnects: new Counter({ name: 'outbox_relay_listener_reconnects_total', help: 'Times the LISTEN connection was lost and rebuilt.', registers }),
-    pending: new Gauge({ name: 'outbox_relay_pending_events', help: 'Pending events in the outbox (all relays), sampled on each heartbeat.', registers }),
-    oldestPendingSeconds: new Gauge({ name: 'outbox_relay_oldest_pending_seconds', help: 'Age of the oldest pending event.', registers }),
-    deadEvents: new Gauge({ name: 'outbox_relay_dead_events', help: 'Dead events waiting for an operator.', registers }),
-    inFlight: new Gauge({ name: 'outbox_relay_in_flight_events', help: 'Pending events under a live claim.', registers }),
-    relaysAlive: new Gauge({ name: 'outbox_relay_relays_alive', help: 'Relays with a fresh heartbeat.', registers }),
+    pending: new Gauge({ name: 'outbox_relay_pending_events', help: 'Pending events in the outbox (all relays), read from outbox_lag at scrape time.', registers, collect: lag((gauge, sample) => gauge.set(sample.pendingCount)) }),
+    oldestPendingSeconds: new Gauge({ name: 'outbox_relay_oldest_pending_seconds', help: 'Age of the oldest pending event.', registers, collect: lag((gauge, sample) => gauge.set(sample.oldestPendingSeconds ?? 0)) }),
+    deadEvents: new Gauge({ name: 'outbox_relay_dead_events', help: 'Dead events waiting for an operator.', registers, collect: lag((gauge, sample) => gauge.set(sample.deadCount)) }),
+    inFlight: new Gauge({ name: 'outbox_relay_in_flight_events', help: 'Pending events under a live claim.', registers, collect: lag((gauge, sample) => gauge.set(sample.inFlightCount)) }),
+    relaysAlive: new Gauge({ name: 'outbox_relay_relays_alive', help: 'Relays with a fresh heartbeat.', registers, collect: lag((gauge, sample) => gauge.set(sample.relaysAlive)) }),
     listenerConnected: new Gauge({ name: 'outbox_relay_listener_connected', help: '1 while the LISTEN connection is up.', registers }),
     reconcileLastRun: new Gauge({ name: 'outbox_relay_reconcile_last_run_timestamp_seconds', help: 'When this relay last ran a periodic reconciliation.', registers }),
     reconcileProblems: new Gauge({ name: 'outbox_relay_reconcile_problems', help: 'Problems the last reconciliation found, per check.', labelNames: ['check'], registers }),
@@ -65,4 +82,25 @@ export function createRelayMetrics(options: RelayMetricsOptions = {}): RelayMetr
   // first failure of a series that appears only when it happens.
   metrics.failed.inc({ kind: 'permanent' }, 0);
   return metrics;
+}
+
+/**
+ * One outbox_lag read per scrape, shared by the five lag gauges (prom-client
+ * collects them together). Without a reader the gauges keep their last value.
+ */
+function sharedLagReader(read: (() => Promise<LagSample>) | undefined) {
+  let inFlight: Promise<LagSample | undefined> | undefined;
+  const sample = (): Promise<LagSample | undefined> => {
+    if (!read) return Promise.resolve(undefined);
+    // A failed read leaves the gauges as they were; /readyz reports the database.
+    inFlight ??= read()
+      .catch(() => undefined)
+      .finally(() => setTimeout(() => (inFlight = undefined), 100).unref());
+    return inFlight;
+  };
+  return (apply: (gauge: Gauge, sample: LagSample) => void) =>
+    async function collect(this: Gauge): Promise<void> {
+      const value = await sample();
+      if (value) apply(this, value);
+    };
 }

@@ -43,11 +43,11 @@ export interface CreateRelayOptions {
 export function createRelay(config: RelayConfig | ConfigOverrides, options: CreateRelayOptions = {}): Relay {
   const resolved: RelayConfig = 'relayId' in config && typeof config.relayId === 'string' && 'listenDatabaseUrl' in config ? (config as RelayConfig) : resolveConfig(process.env, config as ConfigOverrides);
   const logger = (options.logger ?? silentLogger).child({ component: 'relay', relayId: resolved.relayId });
-  const metrics = createRelayMetrics();
   const abort = new AbortController();
   const pool = createPool(resolved.databaseUrl, { max: resolved.poolSize, applicationName: `outbox-relay:${resolved.relayId}`.slice(0, 63) });
   // Plain SQL over the pool: the relay never loads drizzle-orm (see db/pool.ts).
   const db: SqlDb = { $client: pool };
+  const metrics = createRelayMetrics({ sampleLag: () => readLag(db) });
   const mongo = new MongoClient(resolved.mongoUrl, { serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000, appName: 'outbox-relay' });
   const sink = createMongoSink(mongo.db(resolved.mongoDb), { retries: resolved.sinkRetries, logger: logger.child({ component: 'sink' }) });
   const drainer = new Drainer(
@@ -106,12 +106,6 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
     try {
       await heartbeatRelay(db, { id: resolved.relayId, deliveredDelta: delta, ...(stats.lastDeliveredAt ? { lastDeliveredAt: stats.lastDeliveredAt } : {}) });
       unreported = 0;
-      const lag = await readLag(db);
-      metrics.pending.set(lag.pendingCount);
-      metrics.oldestPendingSeconds.set(lag.oldestPendingSeconds ?? 0);
-      metrics.deadEvents.set(lag.deadCount);
-      metrics.inFlight.set(lag.inFlightCount);
-      metrics.relaysAlive.set(lag.relaysAlive);
       pgHealthy = true;
     } catch (error) {
       pgHealthy = false;

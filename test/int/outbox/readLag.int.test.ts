@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { claimBatch } from '../../../src/outbox/claimBatch.ts';
 import { markDelivered } from '../../../src/outbox/markDelivered.ts';
+import { createRelayMetrics } from '../../../src/ops/metrics.ts';
 import { readLag } from '../../../src/outbox/readLag.ts';
 import { useTestDatabases } from '../../helpers/testDatabases.ts';
 import { clearTables, insertRows } from './outboxRows.ts';
@@ -50,5 +51,13 @@ describe('readLag (outbox_lag)', () => {
     expect(typeof lag.pendingCount).toBe('number');
     expect(lag.oldestPendingSeconds).toBeGreaterThanOrEqual(119);
     expect(lag.oldestPendingSeconds).toBeLessThan(180);
+  });
+
+  it('feeds the relay\'s lag gauges when /metrics is scraped: a row written after the relay started shows at the next scrape', async () => {
+    const metrics = createRelayMetrics({ defaultMetrics: false, sampleLag: () => readLag(t().db) });
+    expect(await metrics.registry.metrics()).toContain('outbox_relay_pending_events 0');
+    await insertRows(t().pool, 3);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await metrics.registry.metrics()).toContain('outbox_relay_pending_events 3');
   });
 });

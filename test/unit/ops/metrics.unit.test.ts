@@ -58,4 +58,28 @@ describe('createRelayMetrics', () => {
     expect(text).toContain('outbox_relay_commit_to_applied_seconds_bucket{le="0.005"} 1');
     expect(text).toContain('outbox_relay_commit_to_applied_seconds_bucket{le="60"} 1');
   });
+
+  it('reads the lag gauges once per scrape, at scrape time, and keeps the last values when the read fails', async () => {
+    let reads = 0;
+    let fail = false;
+    const m = createRelayMetrics({
+      defaultMetrics: false,
+      sampleLag: async () => {
+        reads++;
+        if (fail) throw new Error('database down');
+        return { pendingCount: 12, oldestPendingSeconds: 3.5, deadCount: 2, inFlightCount: 4, relaysAlive: 3 };
+      },
+    });
+    expect(reads).toBe(0);
+    const text = await m.registry.metrics();
+    expect(reads).toBe(1);
+    for (const line of ['outbox_relay_pending_events 12', 'outbox_relay_oldest_pending_seconds 3.5', 'outbox_relay_dead_events 2', 'outbox_relay_in_flight_events 4', 'outbox_relay_relays_alive 3']) {
+      expect(text).toContain(line);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    fail = true;
+    const after = await m.registry.metrics();
+    expect(reads).toBe(2);
+    expect(after).toContain('outbox_relay_pending_events 12');
+  });
 });
