@@ -47,7 +47,7 @@ export const SETTINGS = {
   backoffBaseMs: setting({ env: 'OUTBOX_RELAY_BACKOFF_BASE_MS', flag: '--backoff-base-ms', schema: ms(0, 3_600_000), default: 1000, description: 'First retry delay of a failed event (doubles each attempt, with jitter).' }),
   backoffMaxMs: setting({ env: 'OUTBOX_RELAY_BACKOFF_MAX_MS', flag: '--backoff-max-ms', schema: ms(0, 86_400_000), default: 300_000, description: 'Cap on a failed event\'s retry delay.' }),
   sinkRetries: setting({ env: 'OUTBOX_RELAY_SINK_RETRIES', flag: '--sink-retries', schema: count(0, 20), default: 5, description: 'Retries of a batch on transient MongoDB errors before the relay backs off and releases it.' }),
-  heartbeatMs: setting({ env: 'OUTBOX_RELAY_HEARTBEAT_MS', flag: '--heartbeat-ms', schema: ms(100, 60_000), default: 5000, description: 'Heartbeat of the outbox_relay row, listener check and lag gauges.' }),
+  heartbeatMs: setting({ env: 'OUTBOX_RELAY_HEARTBEAT_MS', flag: '--heartbeat-ms', schema: ms(100, 60_000), default: 5000, description: 'Heartbeat of the outbox_relay row and the listener check.' }),
   shutdownTimeoutMs: setting({ env: 'OUTBOX_RELAY_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms', schema: ms(0, 600_000), default: 10_000, description: 'On SIGTERM, how long to finish the batch in hand before releasing it.' }),
   retentionHours: setting({ env: 'OUTBOX_RELAY_RETENTION_HOURS', flag: '--retention-hours', schema: z.coerce.number().min(0).max(24 * 3650), default: 168, description: 'Delivered events are kept this long, then pruned in batches.' }),
   pruneIntervalMs: setting({ env: 'OUTBOX_RELAY_PRUNE_INTERVAL_MS', flag: '--prune-interval-ms', schema: ms(1000, 86_400_000), default: 60_000, description: 'How often one relay (advisory lock) prunes delivered events.' }),
