@@ -233,7 +233,7 @@ async function startLocalPostgres(adminUrl: string, log: (line: string) => void)
   }
 }
 
-function buildFerretDb(): string {
+export function buildFerretDb(): string {
   // Build output goes to our stderr; only the binary path comes back on stdout.
   try {
     const out = execFileSync('bash', [join(REPO, 'scripts', 'ferretdb.sh'), 'build'], {

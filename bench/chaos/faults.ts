@@ -3,14 +3,20 @@
  * then kinds are drawn at random until the time is up; the wait between two
  * faults is drawn too. Faults run one at a time, except the burst, which runs
  * in the background while the next faults hit.
+ *
+ * `mongo-restart` stops the MongoDB-compatible server itself (not only the
+ * network to it, as `mongo-cut` does) and starts it again: the relays' drivers
+ * see refused connections, then a fresh server process. It needs a server the
+ * run owns (mongoServer.ts); without one the kind is never drawn.
  */
 import type pg from 'pg';
 import type { TcpProxy } from '../../test/helpers/tcpProxy.ts';
 import type { Fleet } from './fleet.ts';
+import type { MongoServer } from './mongoServer.ts';
 import type { Rng } from './rng.ts';
 import type { ChaosWriter } from './writer.ts';
 
-export const FAULT_KINDS = ['kill9', 'sigstop', 'mongo-cut', 'pg-terminate', 'burst'] as const;
+export const FAULT_KINDS = ['kill9', 'sigstop', 'mongo-cut', 'mongo-restart', 'pg-terminate', 'burst'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultRecord {
@@ -25,6 +31,8 @@ export interface FaultLoopOptions {
   rng: Rng;
   fleet: Fleet;
   proxy: TcpProxy;
+  /** The server the relays reach through the proxy, when the run owns it; undefined: no mongo-restart. */
+  mongoServer: MongoServer | undefined;
   writer: ChaosWriter;
   /** A connection to the chaos database not named outbox-relay* (it survives pg-terminate). */
   admin: pg.Client;
@@ -39,24 +47,30 @@ export interface FaultLoopOptions {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The kinds this run can inflict: a server we do not own cannot be restarted. */
+export function availableFaultKinds(mongoServer: MongoServer | undefined): readonly FaultKind[] {
+  return mongoServer ? FAULT_KINDS : FAULT_KINDS.filter((k) => k !== 'mongo-restart');
+}
+
 export async function runFaultLoop(options: FaultLoopOptions): Promise<{ faults: FaultRecord[]; background: Promise<void> }> {
-  const { rng, fleet, proxy, admin } = options;
+  const { rng, fleet, proxy, admin, mongoServer } = options;
+  const kinds = availableFaultKinds(mongoServer);
   const faults: FaultRecord[] = [];
   const background: Promise<void>[] = [];
   const started = Date.now();
-  const first = [...FAULT_KINDS];
+  const first = [...kinds];
   for (let i = first.length - 1; i > 0; i--) {
     const j = rng.int(0, i);
     [first[i], first[j]] = [first[j] as FaultKind, first[i] as FaultKind];
   }
-  const later: readonly FaultKind[] = options.repeatBursts ? FAULT_KINDS : FAULT_KINDS.filter((k) => k !== 'burst');
+  const later: readonly FaultKind[] = options.repeatBursts ? kinds : kinds.filter((k) => k !== 'burst');
   let burstRunning = false;
 
   while (Date.now() - started < options.durationMs) {
     await sleep(rng.int(1000, 4000));
     if (Date.now() - started >= options.durationMs) break;
     let kind: FaultKind = first.shift() ?? rng.pick(later);
-    if (kind === 'burst' && burstRunning) kind = rng.pick(FAULT_KINDS.filter((k) => k !== 'burst'));
+    if (kind === 'burst' && burstRunning) kind = rng.pick(kinds.filter((k) => k !== 'burst'));
     const t0 = Date.now();
     let detail = '';
     switch (kind) {
@@ -82,6 +96,16 @@ export async function runFaultLoop(options: FaultLoopOptions): Promise<{ faults:
         await sleep(cutMs);
         await proxy.restore();
         detail = `MongoDB proxy cut for ${cutMs} ms`;
+        break;
+      }
+      case 'mongo-restart': {
+        if (!mongoServer) throw new Error('mongo-restart drawn without a server the run owns'); // availableFaultKinds excludes it
+        const oldPid = mongoServer.pid;
+        const downMs = rng.int(1000, 4000);
+        await mongoServer.stop();
+        await sleep(downMs);
+        await mongoServer.start();
+        detail = `MongoDB-compatible server stopped for ${downMs} ms and restarted (pid ${oldPid} → ${mongoServer.pid})`;
         break;
       }
       case 'pg-terminate': {

@@ -1,7 +1,8 @@
 /**
  * `npm run chaos [-- --quick] [--seed N]`: three relay processes, a writer
  * and a seeded fault loop (kill -9, SIGSTOP past the lease, MongoDB cut via a
- * TCP proxy, pg_terminate_backend on the relays' connections, a burst of
+ * TCP proxy, a stop and restart of the MongoDB-compatible server when the run
+ * owns one, pg_terminate_backend on the relays' connections, a burst of
  * postings), then a drain, reconcile() and an independent check. Prints the
  * seed first; writes bench/chaos/results/<timestamp>.json; exits 1 when a
  * must-be-zero figure is not zero (2 when the run itself could not run).
@@ -21,8 +22,9 @@ import { reconcile } from '../../src/reconcile/reconcile.ts';
 import type { ReconcileReport } from '../../src/reconcile/reconcileTypes.ts';
 import { startTcpProxy } from '../../test/helpers/tcpProxy.ts';
 import { adminUrl, withDatabase } from '../../test/helpers/urls.ts';
-import { FAULT_KINDS, runFaultLoop, type FaultKind, type FaultRecord } from './faults.ts';
+import { availableFaultKinds, FAULT_KINDS, runFaultLoop, type FaultKind, type FaultRecord } from './faults.ts';
 import { createFleet } from './fleet.ts';
+import { startDedicatedMongoServer, type MongoServer } from './mongoServer.ts';
 import { createRng } from './rng.ts';
 import { verify } from './verify.ts';
 import { prepareAccounts, startWriter } from './writer.ts';
@@ -64,6 +66,17 @@ function usage(message: string): never {
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 23)}] ${line}`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** MONGO_URL with another host:port, keeping its options (replicaSet, credentials…). */
+function withHost(url: string, host: string): string {
+  const parsed = new URL(url);
+  parsed.host = host;
+  return parsed.toString();
+}
+
+function describeMongoServer(server: MongoServer | undefined): string {
+  return server ? `dedicated FerretDB on :${server.port} (restartable)` : 'MONGO_URL (not restartable)';
+}
+
 async function main(): Promise<number> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const name = `outbox_relay_chaos_${seed}_${randomBytes(2).toString('hex')}`;
@@ -78,9 +91,14 @@ async function main(): Promise<number> {
   log(`database ${name} created (PostgreSQL and MongoDB)`);
   await runMigrations(databaseUrl);
 
-  const mongoTarget = new URL(mongoUrl as string);
+  const mongoServer = await startDedicatedMongoServer(mongoUrl as string, `${RESULTS}${stamp}-ferretdb.log`);
+  if (mongoServer) log(`MongoDB-compatible server: ${describeMongoServer(mongoServer)}, pid ${mongoServer.pid}, log ${RESULTS}${stamp}-ferretdb.log`);
+  else log('MongoDB-compatible server: MONGO_URL is not the local FerretDB scripts/services.ts started, so mongo-restart is left out (this run cannot stop a server it does not own)');
+  // The relays' MongoDB: the dedicated server when there is one, else MONGO_URL's server; always through the proxy (mongo-cut).
+  const relaysMongoUrl = mongoServer ? withHost(mongoUrl as string, `127.0.0.1:${mongoServer.port}`) : (mongoUrl as string);
+  const mongoTarget = new URL(relaysMongoUrl);
   const proxy = await startTcpProxy(mongoTarget.hostname, Number(mongoTarget.port || 27017));
-  const proxiedMongo = new URL(mongoUrl as string);
+  const proxiedMongo = new URL(relaysMongoUrl);
   proxiedMongo.host = `127.0.0.1:${proxy.port}`;
   if (!proxiedMongo.searchParams.has('directConnection')) proxiedMongo.searchParams.set('directConnection', 'true');
 
@@ -88,7 +106,10 @@ async function main(): Promise<number> {
   const db = createDb(pool);
   const monitor = new pg.Client({ connectionString: databaseUrl, application_name: 'chaos-monitor' });
   await monitor.connect();
-  const mongo = new MongoClient(mongoUrl as string, { serverSelectionTimeoutMS: 10_000 });
+  // Verification reads the relays' server directly (not through the proxy). Not the shared FerretDB on
+  // MONGO_URL even though it has the same backend: FerretDB 1.x loads its collection catalog once per
+  // process, so a database created through another FerretDB stays invisible (empty) through it.
+  const mongo = new MongoClient(relaysMongoUrl, { serverSelectionTimeoutMS: 10_000 });
   await mongo.connect();
   const mongoDb = mongo.db(name.slice(0, 63));
 
@@ -142,6 +163,7 @@ async function main(): Promise<number> {
     await proxy.close().catch(() => {});
     await Promise.allSettled([pool.end(), monitor.end(), args.keep ? Promise.resolve() : mongoDb.dropDatabase()]);
     await mongo.close().catch(() => {});
+    await mongoServer?.close().catch(() => {}); // after dropDatabase, which goes through it
     if (!args.keep) {
       const dropper = new pg.Client({ connectionString: adminUrl(databaseUrlBase as string), application_name: 'chaos-admin' });
       await dropper.connect();
@@ -156,7 +178,7 @@ async function main(): Promise<number> {
   try {
     const accounts = await prepareAccounts(db, 50);
     await fleet.start();
-    log(`${RELAYS} relays started (lease ${LEASE_MS} ms, MongoDB through proxy :${proxy.port}); writer at ${rate}/s; faults for ${faultPhaseMs / 1000} s`);
+    log(`${RELAYS} relays started (lease ${LEASE_MS} ms, MongoDB through proxy :${proxy.port} to ${describeMongoServer(mongoServer)}); writer at ${rate}/s; faults for ${faultPhaseMs / 1000} s`);
     const writer = startWriter(db, { ratePerSecond: rate, accounts, concurrency: 4, updateShare: 0.25 });
 
     const faultAdmin = new pg.Client({ connectionString: withDatabase(databaseUrlBase as string, 'postgres'), application_name: 'chaos-faults' });
@@ -166,6 +188,7 @@ async function main(): Promise<number> {
       rng,
       fleet,
       proxy,
+      mongoServer,
       writer,
       admin: faultAdmin,
       database: name,
@@ -224,6 +247,8 @@ async function main(): Promise<number> {
       faultPhaseSeconds: faultPhaseMs / 1000,
       relays: RELAYS,
       leaseMs: LEASE_MS,
+      mongoServer: describeMongoServer(mongoServer),
+      faultKinds: availableFaultKinds(mongoServer),
       postingsCommitted: counts.rows[0]?.postings ?? 0,
       metadataUpdates: writer.stats.metadataUpdates,
       eventsCommitted: counts.rows[0]?.events ?? 0,
@@ -249,7 +274,8 @@ async function main(): Promise<number> {
         '',
         `seed ${seed}${quick ? ' (quick)' : ''}: ${ok ? 'OK' : 'FAILED'}`,
         `postings committed ${result.postingsCommitted}, metadata updates ${result.metadataUpdates}, events committed ${result.eventsCommitted}, writer errors ${result.writerErrors}`,
-        `faults: ${FAULT_KINDS.map((k) => `${k} ${byKind[k]}`).join(', ')}`,
+        `MongoDB-compatible server the relays used: ${describeMongoServer(mongoServer)}`,
+        `faults: ${FAULT_KINDS.map((k) => `${k} ${availableFaultKinds(mongoServer).includes(k) ? byKind[k] : 'n/a'}`).join(', ')}`,
         `max lag ${result.maxLagSeconds} s (max pending ${maxPending}, ${samples} samples every 500 ms); drain after faults stopped ${drainMs} ms`,
         `late finishes of paused relays fenced out: ${staleFinishesFenced}`,
         `events lost ${mustBeZero.eventsLost}, documents wrong ${mustBeZero.documentsWrong}, events dead ${mustBeZero.eventsDead}, duplicate effects ${mustBeZero.duplicateEffects} (documents by another event ${independent.duplicateDocumentEvents}, extra deliveries ${independent.duplicateDeliveries})`,
