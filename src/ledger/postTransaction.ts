@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import type { DbLike } from '../db/client.ts';
 import { ConflictError } from '../errors.ts';
 import { metadataHash } from '../metadata/metadataHash.ts';
-import { buildOutboxRow, insertOutboxRows, type OutboxRow } from '../outbox/enqueue.ts';
+import { buildOutboxRow, outboxInsert, type OutboxRow } from '../outbox/enqueue.ts';
 import type { Metadata, PostingRequest, PostingResult } from '../types.ts';
 import { applyEntries } from './applyEntries.ts';
 import { findPosting, type FindPostingOutcome } from './findPosting.ts';
@@ -85,32 +85,37 @@ async function writePosting(tx: Tx, posting: NormalisedPosting, afterStep: ((ste
   const transactionId = randomUUID();
   const operationIds = posting.entries.map(() => randomUUID());
   const txMeta = metadataColumns(posting.metadata);
-  await tx.execute(sql`
-    INSERT INTO "transaction" (id, idempotency_key, request_hash, description, metadata_version, metadata_hash)
-    VALUES (${transactionId}, ${posting.idempotencyKey}, ${posting.requestHash}, ${posting.description}, ${txMeta.version}, ${txMeta.hash})`);
-  await step('transaction_inserted');
-
   const entries = posting.entries;
   const entryMeta = entries.map((e) => metadataColumns(e.metadata));
-  await tx.execute(sql`
-    INSERT INTO operation (id, transaction_id, balance_id, entry_index, account, asset, direction, amount, balance_before, balance_after, metadata_version, metadata_hash)
-    SELECT o.id, ${transactionId}::uuid, o.balance_id, o.entry_index, o.account, o.asset, o.direction, o.amount, o.balance_before, o.balance_after, o.metadata_version, o.metadata_hash
-    FROM unnest(
-      ${sql.param(operationIds)}::uuid[], ${sql.param(operations.map((o) => o.balanceId))}::uuid[], ${sql.param(operations.map((o) => o.entryIndex))}::int[],
-      ${sql.param(entries.map((e) => e.account))}::text[], ${sql.param(entries.map((e) => e.asset))}::text[], ${sql.param(entries.map((e) => e.direction))}::text[],
-      ${sql.param(entries.map((e) => e.amount.toString()))}::bigint[], ${sql.param(operations.map((o) => o.balanceBefore.toString()))}::bigint[],
-      ${sql.param(operations.map((o) => o.balanceAfter.toString()))}::bigint[], ${sql.param(entryMeta.map((m) => m.version))}::int[],
-      ${sql.param(entryMeta.map((m) => m.hash))}::text[]
-    ) AS o(id, balance_id, entry_index, account, asset, direction, amount, balance_before, balance_after, metadata_version, metadata_hash)`);
-  await step('operations_inserted');
-
   const events: OutboxRow[] = [];
   if (posting.metadata) events.push(metadataEvent('transaction', transactionId, posting.metadata));
   entries.forEach((entry, i) => {
     if (entry.metadata) events.push(metadataEvent('operation', operationIds[i] as string, entry.metadata));
   });
-  // No metadata, no event: and no NOTIFY either, since the trigger only fires on an INSERT we skip.
-  await insertOutboxRows(tx, events);
+
+  // The transaction row, its operations and their outbox rows in ONE statement
+  // (data-modifying CTEs; the foreign keys are checked at its end): every round
+  // trip holds the balance row locks longer, and the outbox row must not cost
+  // writers one of its own. No metadata, no outbox INSERT, so no NOTIFY either
+  // (the trigger fires per INSERT statement, even one that inserts nothing).
+  await tx.execute(sql`
+    WITH inserted_transaction AS (
+      INSERT INTO "transaction" (id, idempotency_key, request_hash, description, metadata_version, metadata_hash)
+      VALUES (${transactionId}, ${posting.idempotencyKey}, ${posting.requestHash}, ${posting.description}, ${txMeta.version}, ${txMeta.hash})
+    ), inserted_operations AS (
+      INSERT INTO operation (id, transaction_id, balance_id, entry_index, account, asset, direction, amount, balance_before, balance_after, metadata_version, metadata_hash)
+      SELECT o.id, ${transactionId}::uuid, o.balance_id, o.entry_index, o.account, o.asset, o.direction, o.amount, o.balance_before, o.balance_after, o.metadata_version, o.metadata_hash
+      FROM unnest(
+        ${sql.param(operationIds)}::uuid[], ${sql.param(operations.map((o) => o.balanceId))}::uuid[], ${sql.param(operations.map((o) => o.entryIndex))}::int[],
+        ${sql.param(entries.map((e) => e.account))}::text[], ${sql.param(entries.map((e) => e.asset))}::text[], ${sql.param(entries.map((e) => e.direction))}::text[],
+        ${sql.param(entries.map((e) => e.amount.toString()))}::bigint[], ${sql.param(operations.map((o) => o.balanceBefore.toString()))}::bigint[],
+        ${sql.param(operations.map((o) => o.balanceAfter.toString()))}::bigint[], ${sql.param(entryMeta.map((m) => m.version))}::int[],
+        ${sql.param(entryMeta.map((m) => m.hash))}::text[]
+      ) AS o(id, balance_id, entry_index, account, asset, direction, amount, balance_before, balance_after, metadata_version, metadata_hash)
+    )${events.length > 0 ? sql`, inserted_events AS (${outboxInsert(events)})` : sql``}
+    SELECT 1`);
+  await step('transaction_inserted');
+  await step('operations_inserted');
   await step('outbox_inserted');
 
   await step('before_commit');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { toDrizzle, type DbLike } from '../db/client.ts';
 import { ValidationError } from '../errors.ts';
 import { validateMetadata } from '../metadata/validateMetadata.ts';
@@ -60,6 +60,25 @@ export function buildOutboxRow(event: OutboxEventInput): OutboxRow {
 }
 
 /**
+ * The INSERT of outbox rows, one array parameter per column (never one
+ * placeholder per value: node-postgres wraps past 65,535 parameters). An event
+ * id already delivered or already pending is skipped, so re-enqueueing is a
+ * no-op. postTransaction embeds it in its single write statement.
+ */
+export function outboxInsert(rows: readonly OutboxRow[]): SQL {
+  return sql`
+    INSERT INTO outbox (event_id, aggregate_type, aggregate_id, version, event_type, payload)
+    SELECT r.event_id, r.aggregate_type, r.aggregate_id, r.version, r.event_type, r.payload::jsonb
+    FROM unnest(
+      ${sql.param(rows.map((r) => r.eventId))}::uuid[], ${sql.param(rows.map((r) => r.aggregateType))}::text[],
+      ${sql.param(rows.map((r) => r.aggregateId))}::text[], ${sql.param(rows.map((r) => r.version))}::int[],
+      ${sql.param(rows.map((r) => r.eventType))}::text[], ${sql.param(rows.map((r) => JSON.stringify(r.payload)))}::text[]
+    ) AS r(event_id, aggregate_type, aggregate_id, version, event_type, payload)
+    WHERE NOT EXISTS (SELECT 1 FROM outbox_delivered d WHERE d.event_id = r.event_id)
+    ON CONFLICT (event_id) DO NOTHING`;
+}
+
+/**
  * Insert outbox rows in one statement (one array per column, so any number
  * of rows fits in six bind parameters), skipping event ids already in the
  * outbox or already delivered. Returns each row's id, in input order.
@@ -68,16 +87,7 @@ export async function insertOutboxRows(tx: DbLike, rows: readonly OutboxRow[]): 
   if (rows.length === 0) return [];
   const db = toDrizzle(tx);
   const eventIds = rows.map((r) => r.eventId);
-  const inserted = await db.execute<{ id: string; event_id: string }>(sql`
-    INSERT INTO outbox (event_id, aggregate_type, aggregate_id, version, event_type, payload)
-    SELECT r.event_id, r.aggregate_type, r.aggregate_id, r.version, r.event_type, r.payload::jsonb
-    FROM unnest(
-      ${sql.param(eventIds)}::uuid[], ${sql.param(rows.map((r) => r.aggregateType))}::text[],
-      ${sql.param(rows.map((r) => r.aggregateId))}::text[], ${sql.param(rows.map((r) => r.version))}::int[],
-      ${sql.param(rows.map((r) => r.eventType))}::text[], ${sql.param(rows.map((r) => JSON.stringify(r.payload)))}::text[]
-    ) AS r(event_id, aggregate_type, aggregate_id, version, event_type, payload)
-    WHERE NOT EXISTS (SELECT 1 FROM outbox_delivered d WHERE d.event_id = r.event_id)
-    ON CONFLICT (event_id) DO NOTHING
+  const inserted = await db.execute<{ id: string; event_id: string }>(sql`${outboxInsert(rows)}
     RETURNING id, event_id::text`);
   const ids = new Map(inserted.rows.map((r) => [r.event_id, Number(r.id)]));
   const missing = eventIds.filter((eventId) => !ids.has(eventId));
