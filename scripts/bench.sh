@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Benchmarks: `npm run bench [-- --quick | --tiny]`. Node and deps via bootstrap,
+# `npm run bench -- --medians [files…]` summarises several runs (bench/medians.ts);
 # services via scripts/services.ts (env → Docker → local PostgreSQL + FerretDB),
 # then the harness. Results in bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
+if [[ "${1:-}" == "--medians" ]]; then
+  exec node bench/medians.ts "${@:2}"
+fi
 if [[ -z "${DATABASE_URL:-}" || -z "${MONGO_URL:-}" ]]; then
   eval "$(node scripts/services.ts)"
 fi

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { renderMedians } from '../../bench/medians.ts';
 import { runBench } from '../../bench/run.ts';
 import type { BenchResults } from '../../bench/support/results.ts';
 
@@ -46,6 +47,13 @@ describe('bench harness (tiny)', () => {
       expect(w.median.notifyWaiting).toBeGreaterThan(0);
     }
     expect(results.targets.length).toBeGreaterThanOrEqual(7);
+
+    // Two runs' worth of the same results: every figure has a median (latency rows
+    // name the quick mode's rates, which a tiny run does not measure).
+    const medians = renderMedians([results, results]);
+    const rows = medians.split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('| figure') && !line.startsWith('| ---'));
+    expect(rows.length).toBeGreaterThanOrEqual(15);
+    for (const row of rows.filter((r) => !r.includes('p99 at'))) expect(row, row).toMatch(/\*\*[0-9.]+\*\* \|$/);
 
     const markdown = readFileSync(files.markdown, 'utf8');
     expect(markdown).toContain('## Targets');
