@@ -8,8 +8,8 @@ export function renderSvg(r: BenchResults): string {
   const width = 900;
   const out: string[] = [];
   const bars: { label: string; value: number }[] = [
-    { label: 'relay, 1 process', value: r.drain.eventsPerSecond },
-    ...r.scaleOut.filter((s) => s.relays > 1).map((s) => ({ label: `relay, ${s.relays} processes`, value: s.eventsPerSecond })),
+    { label: `relay, 1 process (${r.drain.events})`, value: r.drain.eventsPerSecond },
+    ...r.scaleOut.filter((s) => s.relays > 1 || s.events !== r.drain.events).map((s) => ({ label: `relay, ${s.relays} process${s.relays > 1 ? 'es' : ''} (${s.events})`, value: s.eventsPerSecond })),
     { label: 'sink limit (FerretDB bulk)', value: r.sinkLimit.eventsPerSecond },
     { label: 'source limit (claim + mark)', value: r.sourceLimit.eventsPerSecond },
     { label: 'naive relay', value: r.naive.eventsPerSecond },
