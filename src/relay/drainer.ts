@@ -122,7 +122,9 @@ export class Drainer {
     try {
       await setRelayWaiting(this.deps.db, waiting);
     } catch (error) {
-      // Advisory only: a wrong flag costs a needless NOTIFY or a poll interval of latency.
+      // Advisory only: a wrong flag costs a needless NOTIFY or a poll interval of
+      // latency. Unknown again, so the next drain to run out of work writes it.
+      this.toldWriters = 'unknown';
       this.deps.logger.debug({ err: error, waiting }, 'could not update outbox_wakeup');
     }
   }
