@@ -402,8 +402,16 @@ async function fromLocal(log: (line: string) => void, dockerReason: string | und
   }
   await ensureDatabase(adminUrl, LOCAL_DB);
   await ensureDatabase(adminUrl, FERRET_BACKEND_DB);
-  await installFerretDbIdIndex(withDatabase(adminUrl, FERRET_BACKEND_DB));
   const port = ferretPort();
+  if (await installFerretDbIdIndex(withDatabase(adminUrl, FERRET_BACKEND_DB))) {
+    // Only new backend sessions see the new plan_cache_mode (scripts/ferretdbIdIndex.ts).
+    const running = ourFerretDbPid(port);
+    if (running) {
+      log(`services: restarting our FerretDB (pid ${running}) so its backend sessions plan each query with its values`);
+      await stopPid(running);
+      rmSync(FERRET_PID, { force: true });
+    }
+  }
   const mongoUrl = await withStartLock(() => ensureFerretDb(withDatabase(adminUrl, FERRET_BACKEND_DB), port, log));
   return { databaseUrl: withDatabase(adminUrl, LOCAL_DB), mongoUrl, source: 'local' };
 }

@@ -173,7 +173,7 @@ describe('npm run services', () => {
   });
 
   // See scripts/ferretdbIdIndex.ts: without it every fenced upsert scans its whole collection.
-  it.runIf(testsLocalPath)('the local FerretDB backs every new collection with an _id index its pushed-down filter can use', async () => {
+  it.runIf(testsLocalPath)('the local FerretDB backs every new collection with an _id index its pushed-down filter can use, and plans every query with its values', async () => {
     const env = { ...envWithout('DATABASE_URL', 'MONGO_URL'), OUTBOX_RELAY_NO_DOCKER: '1' };
     const run = await runServices([], env);
     expect(run.code, run.stderr).toBe(0);
@@ -191,6 +191,8 @@ describe('npm run services', () => {
         [dbName],
       );
       expect(tables).toHaveLength(1);
+      // FerretDB's prepared statements name the key as $1: only a custom plan can use the index.
+      expect((await backend.query<{ plan_cache_mode: string }>('SHOW plan_cache_mode')).rows[0]?.plan_cache_mode).toBe('force_custom_plan');
       await backend.query('BEGIN');
       await backend.query('SET LOCAL enable_seqscan = off');
       // The filter FerretDB 1.24 sends for { _id: "doc-1" } (postgresql/query.go, filterEqual).
