@@ -191,6 +191,13 @@ describe('npm run services', () => {
         [dbName],
       );
       expect(tables).toHaveLength(1);
+      // GIN without a pending list: lookups must not scan recent inserts one by one.
+      const { rows: gin } = await backend.query<{ options: string[] | null }>(
+        `SELECT c.reloptions AS options FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
+          WHERE i.indrelid = $1::regclass AND am.amname = 'gin'`,
+        [tables[0]!.name],
+      );
+      expect(gin.map((r) => r.options)).toEqual([['fastupdate=off']]);
       // FerretDB's prepared statements name the key as $1: only a custom plan can use the index.
       expect((await backend.query<{ plan_cache_mode: string }>('SHOW plan_cache_mode')).rows[0]?.plan_cache_mode).toBe('force_custom_plan');
       await backend.query('BEGIN');
