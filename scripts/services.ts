@@ -325,6 +325,19 @@ async function withStartLock<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** How this project runs FerretDB: PostgreSQL backend, loopback only, telemetry off, no debug HTTP. */
+export function ferretDbArgs(options: { backendUrl: string; port: number; stateDir: string }): string[] {
+  return [
+    '--handler=postgresql',
+    `--postgresql-url=${options.backendUrl}`,
+    `--listen-addr=127.0.0.1:${options.port}`,
+    '--telemetry=disable', // never reach out to the internet
+    '--debug-addr=-',
+    `--state-dir=${options.stateDir}`,
+    '--log-level=warn',
+  ];
+}
+
 async function ensureFerretDb(backendUrl: string, port: number, log: (line: string) => void): Promise<string> {
   const mongoUrl = `mongodb://127.0.0.1:${port}/`;
   // A closed port fails at once; the driver would spend its whole selection timeout on it.
@@ -352,15 +365,7 @@ async function ensureFerretDb(backendUrl: string, port: number, log: (line: stri
   const logFd = openSync(FERRET_LOG, 'a');
   const child = spawn(
     binary,
-    [
-      '--handler=postgresql',
-      `--postgresql-url=${backendUrl}`,
-      `--listen-addr=127.0.0.1:${port}`,
-      '--telemetry=disable', // never reach out to the internet
-      '--debug-addr=-',
-      `--state-dir=${FERRET_STATE}`,
-      '--log-level=warn',
-    ],
+    ferretDbArgs({ backendUrl, port, stateDir: FERRET_STATE }),
     { detached: true, stdio: ['ignore', logFd, logFd], env: { ...process.env, FERRETDB_TELEMETRY: 'disable' } },
   );
   closeSync(logFd);

@@ -15,7 +15,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { buildFerretDb, DEFAULT_LOCAL_PG, FERRET_BACKEND_DB, ourFerretDbPid } from '../../scripts/services.ts';
+import { buildFerretDb, DEFAULT_LOCAL_PG, FERRET_BACKEND_DB, ferretDbArgs, ourFerretDbPid } from '../../scripts/services.ts';
 import { withDatabase } from '../../test/helpers/urls.ts';
 
 export interface MongoServer {
@@ -45,15 +45,7 @@ export async function startDedicatedMongoServer(mongoUrl: string, logFile: strin
   const stateDir = mkdtempSync(join(tmpdir(), 'outbox-relay-chaos-ferretdb-'));
   // The backend URL scripts/services.ts gives the shared FerretDB: collections land in the same PostgreSQL database.
   const backendUrl = withDatabase(process.env.OUTBOX_RELAY_LOCAL_PG_URL || DEFAULT_LOCAL_PG, FERRET_BACKEND_DB);
-  const args = [
-    '--handler=postgresql',
-    `--postgresql-url=${backendUrl}`,
-    `--listen-addr=127.0.0.1:${port}`,
-    '--telemetry=disable', // never reach out to the internet
-    '--debug-addr=-',
-    `--state-dir=${stateDir}`,
-    '--log-level=warn',
-  ];
+  const args = ferretDbArgs({ backendUrl, port, stateDir });
   const url = `mongodb://127.0.0.1:${port}/`;
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
