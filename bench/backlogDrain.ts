@@ -12,7 +12,7 @@ import type { BenchEnv } from './support/benchEnv.ts';
 import { probeClaim, type ClaimProbe } from './support/claimProbe.ts';
 import { cpuBetween, cpuSnapshot, peakRssMiB, type CpuBreakdown } from './support/procStats.ts';
 import { startRelay, type RelayChild } from './support/relayProcesses.ts';
-import { deadTuples, pendingCount, seedBacklog } from './support/seed.ts';
+import { anyPending, deadTuples, pendingCount, seedBacklog } from './support/seed.ts';
 import { round, sleep } from './support/stats.ts';
 
 export interface BacklogDrainResult {
@@ -69,9 +69,8 @@ export async function backlogDrain(env: BenchEnv, options: { events: number; rel
     }
     const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
     for (;;) {
-      const pending = await pendingCount(scratch.pool);
-      if (pending === 0) break;
-      if (Date.now() > deadline) throw new Error(`backlog drain: ${pending} events still pending after the timeout`);
+      if (!(await anyPending(scratch.pool))) break;
+      if (Date.now() > deadline) throw new Error(`backlog drain: ${await pendingCount(scratch.pool)} events still pending after the timeout`);
       for (const c of children) if (c.child.exitCode !== null) throw new Error(`relay ${c.pid} exited:\n${c.output().slice(-2000)}`);
       await sleep(50);
     }

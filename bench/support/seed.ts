@@ -22,6 +22,17 @@ export function benchMetadata(i: number): Metadata {
   return { ref: `INV-${i}`, amount: (i % 997) + 1, note: `bench event ${i}` };
 }
 
+/**
+ * Whether any event is still pending: stops at the first live entry of the
+ * partial pending index. The drain loop asks this every 50 ms; a count(*)
+ * over a 100,000-row backlog there cost the machine a sizeable share of a
+ * core that the relay under test then did not get.
+ */
+export async function anyPending(pool: pg.Pool): Promise<boolean> {
+  const { rows } = await pool.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'pending') AS any`);
+  return rows[0]?.any ?? false;
+}
+
 export async function pendingCount(pool: pg.Pool): Promise<number> {
   const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE status = 'pending'`);
   return rows[0]?.n ?? 0;
