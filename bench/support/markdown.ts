@@ -49,7 +49,7 @@ export function renderMarkdown(r: BenchResults): string {
   lines.push('');
 
   lines.push(
-    '## Writer overhead (postTransaction postings/s; variants interleaved A B C D per round)',
+    '## Writer overhead (postTransaction postings/s; variants interleaved A B C D, D C B A, … per round)',
     '',
     '| concurrency | A none (no outbox) | B outbox, no NOTIFY | C outbox + NOTIFY trigger, relays busy | D outbox + NOTIFY, a relay waiting | cost B | cost C | cost D | windows A / B / C / D |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
