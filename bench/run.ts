@@ -77,6 +77,15 @@ export async function runBench(options: RunOptions): Promise<{ results: BenchRes
   try {
     const machine = await env.machine();
     log(`bench: ${options.mode} run on ${machine.cores} cores, ${machine.postgres}, ${machine.mongoCompatible}, Node ${machine.node}`);
+    // Writer overhead first, each level after a CHECKPOINT: it measures commit
+    // throughput, which on this machine's disk swings by 2× while a checkpoint
+    // writes out what the drains below leave behind (seen: 561 vs 265 postings/s
+    // in neighbouring windows of the same variant when it ran last).
+    const writer: WriterOverheadResult[] = [];
+    for (const concurrency of s.writerConcurrency) {
+      await env.checkpoint();
+      writer.push(await step(`writer overhead at concurrency ${concurrency}`, () => writerOverhead(env, { concurrency, windowSeconds: s.writerWindowSeconds, rounds: s.writerRounds })));
+    }
     const sink = await step(`sink limit (${s.sinkEvents} events)`, () => sinkLimit(env, { events: s.sinkEvents, batchSize: s.batchSize, concurrency: s.relayConcurrency }));
     const source = await step(`source limit (${s.drainEvents} events)`, () => sourceLimit(env, { events: s.drainEvents, batchSize: s.batchSize, concurrency: s.relayConcurrency }));
     const drain = await step(`backlog drain, 1 relay (${s.drainEvents} events)`, () => backlogDrain(env, { events: s.drainEvents, relays: 1, batchSize: s.batchSize, concurrency: s.relayConcurrency }));
@@ -102,10 +111,6 @@ export async function runBench(options: RunOptions): Promise<{ results: BenchRes
       for (const listen of [true, false]) {
         latency.push(await step(`latency ${listen ? 'NOTIFY' : 'poll'} at ${rate}/s`, () => commitLatency(env, { rate, seconds: s.latencySeconds, listen, pollIntervalMs: s.pollIntervalMs })));
       }
-    }
-    const writer: WriterOverheadResult[] = [];
-    for (const concurrency of s.writerConcurrency) {
-      writer.push(await step(`writer overhead at concurrency ${concurrency}`, () => writerOverhead(env, { concurrency, windowSeconds: s.writerWindowSeconds, rounds: s.writerRounds })));
     }
     const finished = new Date();
     const partial = {

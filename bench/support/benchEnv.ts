@@ -33,6 +33,8 @@ export interface BenchEnv {
   /** A fresh, migrated Postgres database and an empty MongoDB database. */
   scratch(tag: string, poolSize?: number): Promise<Scratch>;
   machine(): Promise<MachineInfo>;
+  /** Write out dirty buffers now (needs superuser or pg_checkpoint; skipped when refused). */
+  checkpoint(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -76,6 +78,9 @@ export async function openBenchEnv(databaseUrl: string, mongoUrl: string): Promi
     runId,
     mongoUrl,
     mongo,
+    async checkpoint() {
+      await admin.query('CHECKPOINT').catch(() => {});
+    },
     async scratch(tag, poolSize = 10) {
       const name = `outbox_relay_bench_${runId}_${counter++}_${tag}`.slice(0, 63);
       await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
