@@ -34,6 +34,7 @@ export class Drainer {
   private again = false;
   private pausedUntil = 0;
   private errorStreak = 0;
+  private disposed = false;
   /**
    * What we last told writers through outbox_wakeup. Starts unknown: a relay
    * that died busy may have left the flag at "busy", so the first drain to run
@@ -65,10 +66,19 @@ export class Drainer {
     return this.errorStreak === 0;
   }
 
-  /** Stop scheduling resumes (stop() calls it). */
+  /**
+   * No new claims and no scheduled resumes (stop() calls it first). The batch
+   * in hand still finishes: the abort signal, which cancels the sink's
+   * retries, is given only when the shutdown timeout runs out.
+   */
   dispose(): void {
+    this.disposed = true;
     if (this.resumeTimer) clearTimeout(this.resumeTimer);
     this.resumeTimer = undefined;
+  }
+
+  private stopped(): boolean {
+    return this.disposed || this.signal.aborted;
   }
 
   /** The drain in progress, if any (stop() waits on it). */
@@ -77,7 +87,7 @@ export class Drainer {
   }
 
   wake(reason: WakeReason): void {
-    if (this.signal.aborted) return;
+    if (this.stopped()) return;
     if (this.draining) {
       this.again = true;
       return;
@@ -94,7 +104,7 @@ export class Drainer {
       this.again = false;
       await this.runWorkers(reason);
       reason = 'manual';
-      if (this.signal.aborted || Date.now() < this.pausedUntil) return;
+      if (this.stopped() || Date.now() < this.pausedUntil) return;
       if (this.again) continue;
       if (this.toldWriters === 'waiting' || !this.settings.expectNotifications) return;
       // Going idle: ask writers to notify again, then claim once more, for a
@@ -133,7 +143,7 @@ export class Drainer {
     const { db, metrics } = this.deps;
     let first = true;
     let claimed = 0;
-    while (!this.signal.aborted && Date.now() >= this.pausedUntil) {
+    while (!this.stopped() && Date.now() >= this.pausedUntil) {
       let events;
       try {
         events = await claimBatch(db, { relayId: this.settings.relayId, batchSize: this.settings.batchSize, leaseMs: this.settings.leaseMs });
