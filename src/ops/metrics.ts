@@ -4,6 +4,7 @@
  * that embeds the relay and has its own metrics — don't collide.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { OutboxLag } from '../outbox/readLag.ts';
 
 export interface RelayMetrics {
   registry: Registry;
@@ -44,13 +45,8 @@ export interface RelayMetricsOptions {
   sampleLag?: () => Promise<LagSample>;
 }
 
-export interface LagSample {
-  pendingCount: number;
-  oldestPendingSeconds: number | null;
-  deadCount: number;
-  inFlightCount: number;
-  relaysAlive: number;
-}
+/** The part of readLag's answer the gauges show. */
+export type LagSample = Pick<OutboxLag, 'pendingCount' | 'oldestPendingSeconds' | 'deadCount' | 'inFlightCount' | 'relaysAlive'>;
 
 export function createRelayMetrics(options: RelayMetricsOptions = {}): RelayMetrics {
   const registry = new Registry();
