@@ -250,9 +250,34 @@ try {
     }
   });
 
+  it("a drizzle user gets createDb and the schema from 'outbox-relay/drizzle', and enqueues inside a drizzle transaction", async () => {
+    writeFileSync(
+      join(app, 'drizzle-writer.mjs'),
+      `import { createPool, enqueue } from 'outbox-relay';
+import { createDb, schema } from 'outbox-relay/drizzle';
+
+const pool = createPool(process.env.DATABASE_URL, { max: 2 });
+try {
+  const db = createDb(pool);
+  const queued = await db.transaction((tx) => enqueue(tx, { aggregateType: 'customer', aggregateId: 'c-1', version: 1, payload: { metadata: { tier: 'gold' } } }));
+  const accounts = (await db.select({ account: schema.balance.account }).from(schema.balance)).map((r) => r.account).sort();
+  console.log(JSON.stringify({ queued, accounts }));
+} finally {
+  await pool.end();
+}
+`,
+    );
+    const out = JSON.parse(ok(await run(process.execPath, ['drizzle-writer.mjs'], { cwd: app, env: { DATABASE_URL: databaseUrl } }), 'drizzle-writer.mjs').stdout) as {
+      queued: { id: number; eventId: string };
+      accounts: string[];
+    };
+    expect(out.queued.id).toBeGreaterThan(0);
+    expect(out.accounts).toEqual(['alice', 'world']);
+  });
+
   it('status --json and dead list exit 0 and show the pending events', async () => {
     const status = ok(await cli(['status', '--json']), 'outbox-relay status --json');
-    expect(JSON.parse(status.stdout)).toMatchObject({ pendingCount: 2, deadCount: 0, lastReconcile: null });
+    expect(JSON.parse(status.stdout)).toMatchObject({ pendingCount: 3, deadCount: 0, lastReconcile: null });
     const dead = ok(await cli(['dead', 'list', '--json']), 'outbox-relay dead list --json');
     expect(JSON.parse(dead.stdout)).toEqual([]);
   });
