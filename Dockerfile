@@ -1,7 +1,19 @@
 # The relay as a sidecar: `docker build -t outbox-relay .`
-# Node 24 runs the TypeScript sources directly (type stripping): no build step.
-FROM node:24-slim
+# Two stages: `build` compiles the TypeScript sources into dist/ (the same
+# `npm run build` as the npm package); `runtime` holds dist/, the migrations
+# and the production dependencies only, and runs as the unprivileged `node` user.
+# test/e2e/consumer.e2e.test.ts checks that every path copied here exists
+# after `npm run build` and that the entrypoint ships in the package.
 
+FROM node:24-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src/ ./src/
+RUN npm run build
+
+FROM node:24-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 
@@ -9,9 +21,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
-COPY bin/ ./bin/
 COPY drizzle/ ./drizzle/
-COPY src/ ./src/
+COPY --from=build /app/dist/ ./dist/
 
 # The image's unprivileged user; the app only reads /app.
 USER node
@@ -26,5 +37,5 @@ EXPOSE 9464
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.OUTBOX_RELAY_OPS_PORT || 9464) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
-ENTRYPOINT ["node", "src/cli.ts"]
+ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["run"]

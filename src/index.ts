@@ -4,9 +4,15 @@
  * Writers: createBalance, postTransaction, updateTransactionMetadata,
  * updateOperationMetadata, enqueue. The relay: createRelay. Ops: readLag,
  * listDead, requeueDead, reconcile.
+ *
+ * Importing it never loads drizzle-orm (a plain-pg writer would pay ~230 MiB
+ * of heap for it, src/db/pool.ts); drizzle users get `createDb` and the
+ * schema from 'outbox-relay/drizzle'.
  */
-export { createDb, createPool } from './db/client.ts';
-export type { Db, DbLike } from './db/client.ts';
+export { createPool } from './db/pool.ts';
+export type { PoolOptions } from './db/pool.ts';
+export type { Db } from './db/client.ts';
+export type { DbLike } from './db/sqlRunner.ts';
 export { runMigrations } from './db/migrate.ts';
 
 export { createBalance } from './ledger/createBalance.ts';

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import sql from 'sql-template-tag';
 import { NotFoundError } from '../errors.ts';
 import type { Tx } from './runInTransaction.ts';
 
@@ -28,10 +28,10 @@ export function balanceKey(key: BalanceKey): string {
  */
 export async function lockBalances(tx: Tx, keys: readonly BalanceKey[]): Promise<Map<string, LockedBalance>> {
   const unique = [...new Map(keys.map((k) => [balanceKey(k), k])).values()];
-  const result = await tx.execute<{ id: string; account: string; asset: string; available: string; allow_negative: boolean }>(sql`
+  const result = await tx.query<{ id: string; account: string; asset: string; available: string; allow_negative: boolean }>(sql`
     SELECT b.id::text, b.account, b.asset, b.available::text, b.allow_negative
     FROM balance b
-    JOIN unnest(${sql.param(unique.map((k) => k.account))}::text[], ${sql.param(unique.map((k) => k.asset))}::text[]) AS k(account, asset)
+    JOIN unnest(${unique.map((k) => k.account)}::text[], ${unique.map((k) => k.asset)}::text[]) AS k(account, asset)
       ON b.account = k.account AND b.asset = k.asset
     ORDER BY b.account, b.asset
     FOR UPDATE OF b`);

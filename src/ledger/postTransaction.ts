@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'drizzle-orm';
-import type { DbLike } from '../db/client.ts';
+import sql, { empty } from 'sql-template-tag';
+import type { DbLike } from '../db/sqlRunner.ts';
 import { ConflictError } from '../errors.ts';
 import { metadataHash } from '../metadata/metadataHash.ts';
 import { buildOutboxRow, outboxInsert, type OutboxRow } from '../outbox/enqueue.ts';
@@ -73,11 +73,11 @@ async function writePosting(tx: Tx, posting: NormalisedPosting, afterStep: ((ste
   };
   const balances = await lockBalances(tx, posting.entries);
   const { operations, changes } = applyEntries(balances, posting.entries);
-  await tx.execute(sql`
+  await tx.query(sql`
     UPDATE balance AS b
     SET available = c.available, version = b.version + c.operations, updated_at = now()
-    FROM unnest(${sql.param(changes.map((c) => c.id))}::uuid[], ${sql.param(changes.map((c) => c.available.toString()))}::bigint[],
-                ${sql.param(changes.map((c) => c.operations))}::int[]) AS c(id, available, operations)
+    FROM unnest(${changes.map((c) => c.id)}::uuid[], ${changes.map((c) => c.available.toString())}::bigint[],
+                ${changes.map((c) => c.operations)}::int[]) AS c(id, available, operations)
     WHERE b.id = c.id`);
   await step('balances_updated');
 
@@ -98,7 +98,7 @@ async function writePosting(tx: Tx, posting: NormalisedPosting, afterStep: ((ste
   // trip holds the balance row locks longer, and the outbox row must not cost
   // writers one of its own. No metadata, no outbox INSERT, so no NOTIFY either
   // (the trigger fires per INSERT statement, even one that inserts nothing).
-  await tx.execute(sql`
+  await tx.query(sql`
     WITH inserted_transaction AS (
       INSERT INTO "transaction" (id, idempotency_key, request_hash, description, metadata_version, metadata_hash)
       VALUES (${transactionId}, ${posting.idempotencyKey}, ${posting.requestHash}, ${posting.description}, ${txMeta.version}, ${txMeta.hash})
@@ -106,13 +106,13 @@ async function writePosting(tx: Tx, posting: NormalisedPosting, afterStep: ((ste
       INSERT INTO operation (id, transaction_id, balance_id, entry_index, account, asset, direction, amount, balance_before, balance_after, metadata_version, metadata_hash)
       SELECT o.id, ${transactionId}::uuid, o.balance_id, o.entry_index, o.account, o.asset, o.direction, o.amount, o.balance_before, o.balance_after, o.metadata_version, o.metadata_hash
       FROM unnest(
-        ${sql.param(operationIds)}::uuid[], ${sql.param(operations.map((o) => o.balanceId))}::uuid[], ${sql.param(operations.map((o) => o.entryIndex))}::int[],
-        ${sql.param(entries.map((e) => e.account))}::text[], ${sql.param(entries.map((e) => e.asset))}::text[], ${sql.param(entries.map((e) => e.direction))}::text[],
-        ${sql.param(entries.map((e) => e.amount.toString()))}::bigint[], ${sql.param(operations.map((o) => o.balanceBefore.toString()))}::bigint[],
-        ${sql.param(operations.map((o) => o.balanceAfter.toString()))}::bigint[], ${sql.param(entryMeta.map((m) => m.version))}::int[],
-        ${sql.param(entryMeta.map((m) => m.hash))}::text[]
+        ${operationIds}::uuid[], ${operations.map((o) => o.balanceId)}::uuid[], ${operations.map((o) => o.entryIndex)}::int[],
+        ${entries.map((e) => e.account)}::text[], ${entries.map((e) => e.asset)}::text[], ${entries.map((e) => e.direction)}::text[],
+        ${entries.map((e) => e.amount.toString())}::bigint[], ${operations.map((o) => o.balanceBefore.toString())}::bigint[],
+        ${operations.map((o) => o.balanceAfter.toString())}::bigint[], ${entryMeta.map((m) => m.version)}::int[],
+        ${entryMeta.map((m) => m.hash)}::text[]
       ) AS o(id, balance_id, entry_index, account, asset, direction, amount, balance_before, balance_after, metadata_version, metadata_hash)
-    )${events.length > 0 ? sql`, inserted_events AS (${outboxInsert(events)})` : sql``}
+    )${events.length > 0 ? sql`, inserted_events AS (${outboxInsert(events)})` : empty}
     SELECT 1`);
   await step('transaction_inserted');
   await step('operations_inserted');

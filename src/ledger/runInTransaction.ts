@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
-import { toDrizzle, type DbLike, type Schema } from '../db/client.ts';
+import type pg from 'pg';
+import { classifyHandle, runnerFor, type DbLike, type SqlRunner } from '../db/sqlRunner.ts';
 import { DatabaseError, OutboxRelayError, pgErrorCode, RETRYABLE_PG_CODES } from '../errors.ts';
 
 /** The handle a transaction body receives. */
-export type Tx = Parameters<Parameters<NodePgDatabase<Schema>['transaction']>[0]>[0];
+export type Tx = SqlRunner;
 
 export const DEFAULT_MAX_RETRIES = 5;
 
@@ -19,10 +19,9 @@ export const DEFAULT_MAX_RETRIES = 5;
  */
 export async function runInTransaction<T>(db: DbLike, body: (tx: Tx) => Promise<T>, options: { maxRetries?: number } = {}): Promise<T> {
   const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
-  const drizzleDb = toDrizzle(db);
   for (let attempt = 0; ; attempt++) {
     try {
-      return await drizzleDb.transaction(body, { isolationLevel: 'read committed' });
+      return await transactionOnce(db, body);
     } catch (error) {
       if (error instanceof OutboxRelayError) throw error;
       const code = pgErrorCode(error);
@@ -34,6 +33,40 @@ export async function runInTransaction<T>(db: DbLike, body: (tx: Tx) => Promise<
       }
       throw new DatabaseError(`database error ${code}: ${rootMessage(error)}`, { cause: error, details: { sqlstate: code, attempts: attempt + 1 } });
     }
+  }
+}
+
+async function transactionOnce<T>(db: DbLike, body: (tx: Tx) => Promise<T>): Promise<T> {
+  const handle = classifyHandle(db);
+  switch (handle.kind) {
+    case 'drizzle-tx':
+      // drizzle nests it in a savepoint of the caller's transaction.
+      return handle.tx.transaction((inner) => body(runnerFor({ kind: 'drizzle-tx', tx: inner })), { isolationLevel: 'read committed' });
+    case 'client':
+      // As drizzle did for a client: BEGIN on it (a client already inside a transaction gets a warning, not a savepoint).
+      return onClient(handle.client, body);
+    case 'pool': {
+      const client = await handle.pool.connect();
+      let broken: Error | undefined;
+      try {
+        return await onClient(client, body, (error) => (broken = error));
+      } finally {
+        // A client whose ROLLBACK failed is in an unknown state: destroy it rather than pool it.
+        client.release(broken);
+      }
+    }
+  }
+}
+
+async function onClient<T>(client: pg.ClientBase, body: (tx: Tx) => Promise<T>, rollbackFailed?: (error: Error) => void): Promise<T> {
+  await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+  try {
+    const result = await body(runnerFor({ kind: 'client', client }));
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch((rollbackError: unknown) => rollbackFailed?.(rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError))));
+    throw error;
   }
 }
 

@@ -1,5 +1,5 @@
-import { sql } from 'drizzle-orm';
-import type { DbLike } from '../db/client.ts';
+import sql from 'sql-template-tag';
+import type { DbLike } from '../db/sqlRunner.ts';
 import { NotFoundError } from '../errors.ts';
 import { metadataHash } from '../metadata/metadataHash.ts';
 import { validateMetadata } from '../metadata/validateMetadata.ts';
@@ -34,7 +34,7 @@ async function updateMetadata(db: DbLike, aggregateType: 'transaction' | 'operat
   return runInTransaction(db, async (tx) => {
     // The UPDATE takes the row lock, so concurrent updates get consecutive
     // versions and each event carries the version its hash belongs to.
-    const updated = await tx.execute<{ id: string; metadata_version: number }>(
+    const updated = await tx.query<{ id: string; metadata_version: number }>(
       aggregateType === 'transaction'
         ? sql`UPDATE "transaction" SET metadata_version = metadata_version + 1, metadata_hash = ${hash}, updated_at = now() WHERE id = ${id}::uuid RETURNING id::text, metadata_version`
         : sql`UPDATE operation SET metadata_version = metadata_version + 1, metadata_hash = ${hash} WHERE id = ${id}::uuid RETURNING id::text, metadata_version`,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type SQL } from 'drizzle-orm';
-import { toDrizzle, type DbLike } from '../db/client.ts';
+import sql, { type Sql } from 'sql-template-tag';
+import { sqlRunner, type DbLike, type SqlRunner } from '../db/sqlRunner.ts';
 import { ValidationError } from '../errors.ts';
 import { validateMetadata } from '../metadata/validateMetadata.ts';
 import { validateText } from '../metadata/validateText.ts';
@@ -30,7 +30,7 @@ export type OutboxRow = Omit<OutboxEvent, 'id' | 'createdAt' | 'attempts'>;
  * Throws `ValidationError('INVALID_EVENT' | 'INVALID_METADATA')` on bad input.
  */
 export async function enqueue(tx: DbLike, event: OutboxEventInput): Promise<{ id: number; eventId: string }> {
-  const [row] = await insertOutboxRows(tx, [buildOutboxRow(event)]);
+  const [row] = await insertOutboxRows(sqlRunner(tx), [buildOutboxRow(event)]);
   return row as { id: number; eventId: string };
 }
 
@@ -65,14 +65,14 @@ export function buildOutboxRow(event: OutboxEventInput): OutboxRow {
  * id already delivered or already pending is skipped, so re-enqueueing is a
  * no-op. postTransaction embeds it in its single write statement.
  */
-export function outboxInsert(rows: readonly OutboxRow[]): SQL {
+export function outboxInsert(rows: readonly OutboxRow[]): Sql {
   return sql`
     INSERT INTO outbox (event_id, aggregate_type, aggregate_id, version, event_type, payload)
     SELECT r.event_id, r.aggregate_type, r.aggregate_id, r.version, r.event_type, r.payload::jsonb
     FROM unnest(
-      ${sql.param(rows.map((r) => r.eventId))}::uuid[], ${sql.param(rows.map((r) => r.aggregateType))}::text[],
-      ${sql.param(rows.map((r) => r.aggregateId))}::text[], ${sql.param(rows.map((r) => r.version))}::int[],
-      ${sql.param(rows.map((r) => r.eventType))}::text[], ${sql.param(rows.map((r) => JSON.stringify(r.payload)))}::text[]
+      ${rows.map((r) => r.eventId)}::uuid[], ${rows.map((r) => r.aggregateType)}::text[],
+      ${rows.map((r) => r.aggregateId)}::text[], ${rows.map((r) => r.version)}::int[],
+      ${rows.map((r) => r.eventType)}::text[], ${rows.map((r) => JSON.stringify(r.payload))}::text[]
     ) AS r(event_id, aggregate_type, aggregate_id, version, event_type, payload)
     WHERE NOT EXISTS (SELECT 1 FROM outbox_delivered d WHERE d.event_id = r.event_id)
     ON CONFLICT (event_id) DO NOTHING`;
@@ -83,20 +83,19 @@ export function outboxInsert(rows: readonly OutboxRow[]): SQL {
  * of rows fits in six bind parameters), skipping event ids already in the
  * outbox or already delivered. Returns each row's id, in input order.
  */
-export async function insertOutboxRows(tx: DbLike, rows: readonly OutboxRow[]): Promise<{ id: number; eventId: string }[]> {
+export async function insertOutboxRows(db: SqlRunner, rows: readonly OutboxRow[]): Promise<{ id: number; eventId: string }[]> {
   if (rows.length === 0) return [];
-  const db = toDrizzle(tx);
   const eventIds = rows.map((r) => r.eventId);
-  const inserted = await db.execute<{ id: string; event_id: string }>(sql`${outboxInsert(rows)}
+  const inserted = await db.query<{ id: string; event_id: string }>(sql`${outboxInsert(rows)}
     RETURNING id, event_id::text`);
   const ids = new Map(inserted.rows.map((r) => [r.event_id, Number(r.id)]));
   const missing = eventIds.filter((eventId) => !ids.has(eventId));
   if (missing.length > 0) {
     // Only reached when a caller re-enqueues an event id it passed before.
-    const existing = await db.execute<{ id: string; event_id: string }>(sql`
-      SELECT id, event_id::text FROM outbox WHERE event_id = ANY(${sql.param(missing)}::uuid[])
+    const existing = await db.query<{ id: string; event_id: string }>(sql`
+      SELECT id, event_id::text FROM outbox WHERE event_id = ANY(${missing}::uuid[])
       UNION ALL
-      SELECT id, event_id::text FROM outbox_delivered WHERE event_id = ANY(${sql.param(missing)}::uuid[])`);
+      SELECT id, event_id::text FROM outbox_delivered WHERE event_id = ANY(${missing}::uuid[])`);
     for (const r of existing.rows) ids.set(r.event_id, Number(r.id));
   }
   return eventIds.map((eventId) => {

@@ -1,6 +1,7 @@
 import type { Collection, Filter } from 'mongodb';
 import type { Db } from '../db/client.ts';
 import { metadataHash } from '../metadata/metadataHash.ts';
+import { sqlRunner } from '../db/sqlRunner.ts';
 import { buildOutboxRow, insertOutboxRows, type OutboxRow } from '../outbox/enqueue.ts';
 import type { Metadata } from '../types.ts';
 import type { DriftKind, StoredMetadata } from './classifyDrift.ts';
@@ -105,7 +106,7 @@ export async function repairMetadataDrift(
   for (const d of toDelete) {
     await collection.deleteOne({ _id: d.id, version: d.storedVersion } as Filter<StoredMetadata>);
   }
-  await insertOutboxRows(db, events);
+  await insertOutboxRows(sqlRunner(db), events);
   return { enqueued: events.length, unrepairable };
 }
 

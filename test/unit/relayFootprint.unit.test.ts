@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const RELAY = fileURLToPath(new URL('../../src/relay/relay.ts', import.meta.url));
+const PUBLIC_API = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
 
 function modulesLoadedBy(entry: string): string[] {
   const script = `
@@ -24,6 +25,12 @@ describe('relay footprint', () => {
   it('loading the relay never loads drizzle-orm', () => {
     const loaded = modulesLoadedBy(RELAY);
     expect(loaded.length, 'no module was recorded').toBeGreaterThan(20);
+    expect(loaded.filter((url) => url.includes('/drizzle-orm/'))).toEqual([]);
+  });
+
+  it('importing the public API, as a plain-pg writer does, never loads drizzle-orm', () => {
+    const loaded = modulesLoadedBy(PUBLIC_API);
+    expect(loaded.some((url) => url.includes('/node_modules/pg/')), 'pg was not recorded').toBe(true);
     expect(loaded.filter((url) => url.includes('/drizzle-orm/'))).toEqual([]);
   });
 });
