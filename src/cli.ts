@@ -61,8 +61,12 @@ async function runCommand(options: Record<string, unknown>): Promise<void> {
   const config = resolveConfig(process.env, overridesFrom(options, ALL_KEYS));
   const logger = loggerFor(config);
   logger.info({ database: redactUrl(config.databaseUrl), mongo: redactUrl(config.mongoUrl), mongoDb: config.mongoDb }, 'configuration resolved');
+  // OTEL_* decide; with tracing off the SDK is never loaded.
+  const { loadTracing } = await import('./tracing/loadTracing.ts');
+  const tracing = await loadTracing(process.env);
+  if (tracing) logger.info({ traceMode: config.traceMode }, 'tracing on (OTEL_TRACES_EXPORTER)');
   const { createRelay } = await import('./relay/relay.ts');
-  const relay = createRelay(config, { logger });
+  const relay = createRelay(config, { logger, ...(tracing ? { tracer: tracing.tracer } : {}) });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -71,13 +75,17 @@ async function runCommand(options: Record<string, unknown>): Promise<void> {
       process.exit(1);
     }
     logger.info({ signal }, 'shutting down');
-    relay.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    relay
+      .stop()
+      // Export the spans still buffered; a collector that does not answer must not hold the exit.
+      .then(() => tracing && Promise.race([tracing.shutdown(), new Promise((resolve) => setTimeout(resolve, 5000).unref())]))
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -163,7 +171,7 @@ async function deadRequeueCommand(eventIds: string[], options: { all?: boolean }
   });
 }
 
-async function demoCommand(options: { rate: string; duration?: string; customers: string } & Record<string, unknown>): Promise<void> {
+async function demoCommand(options: { rate: string; duration?: string; customers: string; trace?: boolean } & Record<string, unknown>): Promise<void> {
   const config = resolveConfig(process.env, overridesFrom(options, ALL_KEYS));
   const rate = Number(options.rate);
   const customers = Number(options.customers);
@@ -174,7 +182,7 @@ async function demoCommand(options: { rate: string; duration?: string; customers
   // Progress lines go to stdout; the relay's own logs only from warn up.
   const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, pretty: process.stderr.isTTY === true });
   const { runDemo } = await import('./demo/runDemo.ts');
-  const summary = await runDemo(config, { ratePerSecond: rate, customers, ...(duration ? { durationSeconds: duration } : {}) }, logger);
+  const summary = await runDemo(config, { ratePerSecond: rate, customers, trace: options.trace === true, ...(duration ? { durationSeconds: duration } : {}) }, logger);
   if (summary.pending > 0 || summary.dead > 0 || summary.writerErrors > 0) process.exitCode = 1;
   process.exit();
 }
@@ -271,7 +279,8 @@ export function buildProgram(): Command {
       .description('Run the relay with a demo writer posting transactions with metadata; progress every 2 s, summary on Ctrl-C.')
       .option('--rate <n>', 'postings per second', '20')
       .option('--customers <n>', 'customer accounts to spread postings over', '20')
-      .option('--duration <seconds>', 'stop by itself after this long'),
+      .option('--duration <seconds>', 'stop by itself after this long')
+      .option('--trace', 'trace postings and the relay in-process (no collector needed) and print, for a sample, the trace id and the relay\'s span duration'),
     ALL_KEYS,
   ).action(demoCommand);
   return program;
