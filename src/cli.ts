@@ -107,18 +107,21 @@ async function statusCommand(options: { json?: boolean; watch?: string | boolean
   const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
   const intervalMs = options.watch === undefined || options.watch === false ? 0 : options.watch === true ? 2000 : Number(options.watch) * 1000;
   if (options.watch !== undefined && options.watch !== false && !(intervalMs >= 100)) throw usage(`--watch takes a number of seconds ≥ 0.1 (got ${String(options.watch)})`);
-  const [{ readLag }, { readLastReconcileRun }, { formatLag }] = await Promise.all([
+  const [{ readLag }, { readLastReconcileRun }, { formatLag }, { readTimeInOutbox }, { formatTimeInOutbox }] = await Promise.all([
     import('./outbox/readLag.ts'),
     import('./reconcile/recordReconcileRun.ts'),
     import('./ops/formatLag.ts'),
+    import('./outbox/readTimeInOutbox.ts'),
+    import('./ops/formatTimeInOutbox.ts'),
   ]);
   await withDb(config, async (db) => {
     for (;;) {
-      const [lag, lastReconcile] = await Promise.all([readLag(db), readLastReconcileRun(db)]);
-      if (options.json) console.log(JSON.stringify({ ...lag, lastReconcile: lastReconcile ?? null }));
+      const [lag, lastReconcile, timeInOutbox] = await Promise.all([readLag(db), readLastReconcileRun(db), readTimeInOutbox(db)]);
+      if (options.json) console.log(JSON.stringify({ ...lag, timeInOutbox, lastReconcile: lastReconcile ?? null }));
       else {
         if (intervalMs) process.stdout.write('\x1b[2J\x1b[H');
         console.log(formatLag(lag));
+        console.log(formatTimeInOutbox(timeInOutbox));
         console.log(
           lastReconcile
             ? `\nlast reconcile: ${lastReconcile.ok ? 'clean' : 'PROBLEMS'} at ${lastReconcile.finishedAt.toISOString()} by ${lastReconcile.ranBy}` +
