@@ -18,6 +18,7 @@ describe('tracing bench (tiny)', () => {
       expect(result.relay[variant].medianStartMs).toBeGreaterThan(0);
       expect(result.relay[variant].medianRssMiB).toBeGreaterThan(0);
     }
+    expect(result.loadTracing.otlpJson.medianMs).toBeGreaterThan(result.loadTracing.off.medianMs);
     expect(renderTracingMarkdown(result, 'now')).toContain('**on / off**');
   });
 });

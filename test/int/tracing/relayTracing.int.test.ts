@@ -3,7 +3,7 @@
  * active span (an SDK with an in-memory exporter, registered as an
  * application would), the relay continues the trace from the stored row.
  */
-import { context, trace, type Span } from '@opentelemetry/api';
+import { context, createTraceState, trace, type Span } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -139,6 +139,19 @@ describe('trace context through the outbox', () => {
     const byKey = new Map(rows.map((r) => [`${r.aggregate_id}/v${r.version}`, r.trace_context?.traceparent]));
     expect(byKey.get(`${transactionId}/v2`)).toBe(`00-${updater.spanContext().traceId}-${updater.spanContext().spanId}-01`);
     expect(byKey.get('enqueued-traced/v1')).toBe(`00-${enqueuer.spanContext().traceId}-${enqueuer.spanContext().spanId}-01`);
+  });
+
+  it('an oversized tracestate is dropped and a malformed context is not stored; the postings succeed all the same', async () => {
+    const traceId = 'a'.repeat(32);
+    const spanId = 'b'.repeat(16);
+    // 32 members of 22 characters: valid for the API, over the 512 characters we keep.
+    const oversized = createTraceState(Array.from({ length: 32 }, (_, i) => `k${String(i).padStart(2, '0')}=${'v'.repeat(17)}`).join(','));
+    const post = (key: string) =>
+      postTransaction(t().db, { idempotencyKey: key, metadata: { key }, entries: [{ account: 'world', asset: 'EUR', direction: 'debit', amount: 1n }, { account: 'alice', asset: 'EUR', direction: 'credit', amount: 1n }] });
+    const big = await context.with(trace.setSpanContext(context.active(), { traceId, spanId, traceFlags: 1, isRemote: true, traceState: oversized }), () => post('ctx-oversized'));
+    const bad = await context.with(trace.setSpanContext(context.active(), { traceId: 'NOT-HEX'.padEnd(32, 'Z'), spanId, traceFlags: 1 }), () => post('ctx-malformed'));
+    expect(await storedContext(big.transactionId)).toEqual({ traceparent: `00-${traceId}-${spanId}-01` });
+    expect(await storedContext(bad.transactionId)).toBeNull();
   });
 
   it('an event that fails permanently records the error on its span with its classification', async () => {
