@@ -125,6 +125,17 @@ describe('tracing in the relay process', () => {
     }
   });
 
+  it('demo --trace prints, for a sample of postings, the trace id and the relay span duration, without a collector', async () => {
+    const proc = spawnCli(['demo', '--trace', '--duration', '3', '--rate', '10', '--customers', '3'], { DATABASE_URL: t().databaseUrl, MONGO_URL: t().mongoUrl, MONGO_DB: t().mongoDbName, OUTBOX_RELAY_OPS_PORT: 'off' });
+    const { code } = await proc.exited;
+    const out = proc.output();
+    expect(code, out).toBe(0);
+    expect(out).toContain('traces (writer span → relay event span, same trace id):');
+    const lines = out.split('\n').filter((line) => /^\s+trace [0-9a-f]{32} {2}writer [0-9.]+ ms {2}relay: process transaction_metadata [0-9.]+ ms \(child of the writer span/.test(line));
+    expect(lines.length, out).toBeGreaterThanOrEqual(1);
+    expect(lines.length).toBeLessThanOrEqual(5);
+  });
+
   it('a bad OTEL_* value stops the relay at start with exit code 2 and names the variable', async () => {
     const proc = spawnCli(['run'], testRelayEnv(t(), { OUTBOX_RELAY_OPS_PORT: 'off', OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }));
     expect((await proc.exited).code).toBe(2);
