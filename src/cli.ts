@@ -61,8 +61,12 @@ async function runCommand(options: Record<string, unknown>): Promise<void> {
   const config = resolveConfig(process.env, overridesFrom(options, ALL_KEYS));
   const logger = loggerFor(config);
   logger.info({ database: redactUrl(config.databaseUrl), mongo: redactUrl(config.mongoUrl), mongoDb: config.mongoDb }, 'configuration resolved');
+  // OTEL_* decide; with tracing off the SDK is never loaded.
+  const { loadTracing } = await import('./tracing/loadTracing.ts');
+  const tracing = await loadTracing(process.env);
+  if (tracing) logger.info({ traceMode: config.traceMode }, 'tracing on (OTEL_TRACES_EXPORTER)');
   const { createRelay } = await import('./relay/relay.ts');
-  const relay = createRelay(config, { logger });
+  const relay = createRelay(config, { logger, ...(tracing ? { tracer: tracing.tracer } : {}) });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -71,13 +75,17 @@ async function runCommand(options: Record<string, unknown>): Promise<void> {
       process.exit(1);
     }
     logger.info({ signal }, 'shutting down');
-    relay.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    relay
+      .stop()
+      // Export the spans still buffered; a collector that does not answer must not hold the exit.
+      .then(() => tracing && Promise.race([tracing.shutdown(), new Promise((resolve) => setTimeout(resolve, 5000).unref())]))
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -99,18 +107,21 @@ async function statusCommand(options: { json?: boolean; watch?: string | boolean
   const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
   const intervalMs = options.watch === undefined || options.watch === false ? 0 : options.watch === true ? 2000 : Number(options.watch) * 1000;
   if (options.watch !== undefined && options.watch !== false && !(intervalMs >= 100)) throw usage(`--watch takes a number of seconds ≥ 0.1 (got ${String(options.watch)})`);
-  const [{ readLag }, { readLastReconcileRun }, { formatLag }] = await Promise.all([
+  const [{ readLag }, { readLastReconcileRun }, { formatLag }, { readTimeInOutbox }, { formatTimeInOutbox }] = await Promise.all([
     import('./outbox/readLag.ts'),
     import('./reconcile/recordReconcileRun.ts'),
     import('./ops/formatLag.ts'),
+    import('./outbox/readTimeInOutbox.ts'),
+    import('./ops/formatTimeInOutbox.ts'),
   ]);
   await withDb(config, async (db) => {
     for (;;) {
-      const [lag, lastReconcile] = await Promise.all([readLag(db), readLastReconcileRun(db)]);
-      if (options.json) console.log(JSON.stringify({ ...lag, lastReconcile: lastReconcile ?? null }));
+      const [lag, lastReconcile, timeInOutbox] = await Promise.all([readLag(db), readLastReconcileRun(db), readTimeInOutbox(db)]);
+      if (options.json) console.log(JSON.stringify({ ...lag, timeInOutbox, lastReconcile: lastReconcile ?? null }));
       else {
         if (intervalMs) process.stdout.write('\x1b[2J\x1b[H');
         console.log(formatLag(lag));
+        console.log(formatTimeInOutbox(timeInOutbox));
         console.log(
           lastReconcile
             ? `\nlast reconcile: ${lastReconcile.ok ? 'clean' : 'PROBLEMS'} at ${lastReconcile.finishedAt.toISOString()} by ${lastReconcile.ranBy}` +
@@ -163,7 +174,7 @@ async function deadRequeueCommand(eventIds: string[], options: { all?: boolean }
   });
 }
 
-async function demoCommand(options: { rate: string; duration?: string; customers: string } & Record<string, unknown>): Promise<void> {
+async function demoCommand(options: { rate: string; duration?: string; customers: string; trace?: boolean } & Record<string, unknown>): Promise<void> {
   const config = resolveConfig(process.env, overridesFrom(options, ALL_KEYS));
   const rate = Number(options.rate);
   const customers = Number(options.customers);
@@ -174,7 +185,7 @@ async function demoCommand(options: { rate: string; duration?: string; customers
   // Progress lines go to stdout; the relay's own logs only from warn up.
   const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, pretty: process.stderr.isTTY === true });
   const { runDemo } = await import('./demo/runDemo.ts');
-  const summary = await runDemo(config, { ratePerSecond: rate, customers, ...(duration ? { durationSeconds: duration } : {}) }, logger);
+  const summary = await runDemo(config, { ratePerSecond: rate, customers, trace: options.trace === true, ...(duration ? { durationSeconds: duration } : {}) }, logger);
   if (summary.pending > 0 || summary.dead > 0 || summary.writerErrors > 0) process.exitCode = 1;
   process.exit();
 }
@@ -271,7 +282,8 @@ export function buildProgram(): Command {
       .description('Run the relay with a demo writer posting transactions with metadata; progress every 2 s, summary on Ctrl-C.')
       .option('--rate <n>', 'postings per second', '20')
       .option('--customers <n>', 'customer accounts to spread postings over', '20')
-      .option('--duration <seconds>', 'stop by itself after this long'),
+      .option('--duration <seconds>', 'stop by itself after this long')
+      .option('--trace', 'trace postings and the relay in-process (no collector needed) and print, for a sample, the trace id and the relay\'s span duration'),
     ALL_KEYS,
   ).action(demoCommand);
   return program;

@@ -36,6 +36,9 @@ export type { ApplyResult, EventOutcome, MetadataSink, SinkEvent } from './sink/
 
 export { readLag } from './outbox/readLag.ts';
 export type { OutboxLag } from './outbox/readLag.ts';
+export { readTimeInOutbox } from './outbox/readTimeInOutbox.ts';
+export type { TimeInOutbox } from './outbox/readTimeInOutbox.ts';
+export type { TraceContext } from './tracing/traceContext.ts';
 export { listDead } from './outbox/listDead.ts';
 export type { DeadEvent } from './outbox/listDead.ts';
 export { requeueDead } from './outbox/requeueDead.ts';

@@ -9,6 +9,8 @@
  * - dead: an event that failed maxAttempts times; parked until an operator requeues it.
  */
 
+import type { TraceContext } from './tracing/traceContext.ts';
+
 /** JSON values as MongoDB and Postgres jsonb both store them verbatim. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type Metadata = { [key: string]: JsonValue };
@@ -39,6 +41,8 @@ export interface OutboxEvent {
   payload: { metadata: Metadata };
   createdAt: Date;
   attempts: number;
+  /** The writer's W3C trace context captured at write; null or absent when it had none. */
+  traceContext?: TraceContext | null;
 }
 
 export type Direction = 'debit' | 'credit';

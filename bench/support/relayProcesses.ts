@@ -21,6 +21,8 @@ export interface RelaySettings {
   listen?: boolean;
   pollIntervalMs?: number;
   id: string;
+  /** More environment (e.g. OTEL_* for the tracing scenario). */
+  env?: Record<string, string>;
 }
 
 export async function startRelay(settings: RelaySettings, timeoutMs = 30_000): Promise<RelayChild> {
@@ -39,6 +41,7 @@ export async function startRelay(settings: RelaySettings, timeoutMs = 30_000): P
       OUTBOX_RELAY_POLL_INTERVAL_MS: String(settings.pollIntervalMs ?? 1000),
       OUTBOX_RELAY_LOG_FORMAT: 'json',
       OUTBOX_RELAY_LOG_LEVEL: 'info',
+      ...settings.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

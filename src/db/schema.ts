@@ -112,6 +112,12 @@ const outboxColumns = () => ({
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`clock_timestamp()`),
   attempts: integer('attempts').notNull().default(0),
   lastError: text('last_error'),
+  /**
+   * The writer's W3C trace context ({ traceparent, tracestate? }) captured when
+   * the row was written, so the relay's span joins the writer's trace. NULL when
+   * the writer had no active span (or no OpenTelemetry SDK).
+   */
+  traceContext: jsonb('trace_context'),
 });
 
 /**

@@ -4,6 +4,7 @@
  * main command) and by the chaos run.
  */
 import { randomUUID } from 'node:crypto';
+import type { Tracer } from '@opentelemetry/api';
 import type { Db } from '../db/client.ts';
 import { ConflictError } from '../errors.ts';
 import { createBalance } from '../ledger/createBalance.ts';
@@ -45,7 +46,7 @@ export async function ensureDemoAccounts(db: Db, customers: number): Promise<str
  * every posting carries transaction and operation metadata, and every tenth
  * posting later gets a metadata update (version 2).
  */
-export function startDemoWriter(db: Db, options: { ratePerSecond: number; accounts: string[]; concurrency?: number }): DemoWriter {
+export function startDemoWriter(db: Db, options: { ratePerSecond: number; accounts: string[]; concurrency?: number; tracer?: Tracer }): DemoWriter {
   const stats: DemoWriterStats = { posted: 0, metadataUpdates: 0, errors: 0 };
   let stopped = false;
   let credit = 0;
@@ -56,7 +57,7 @@ export function startDemoWriter(db: Db, options: { ratePerSecond: number; accoun
     resolveDone = resolve;
   });
 
-  const postOne = async (): Promise<void> => {
+  const postUntraced = async (): Promise<void> => {
     const account = options.accounts[Math.floor(Math.random() * options.accounts.length)] ?? DEMO_FUNDING_ACCOUNT;
     const amount = BigInt(1 + Math.floor(Math.random() * 10_000));
     const orderId = randomUUID();
@@ -75,6 +76,19 @@ export function startDemoWriter(db: Db, options: { ratePerSecond: number; accoun
       stats.metadataUpdates++;
     }
   };
+
+  // With a tracer, each posting runs inside a span, as a traced request handler's would.
+  const tracer = options.tracer;
+  const postOne = tracer
+    ? () =>
+        tracer.startActiveSpan('demo top-up', async (span) => {
+          try {
+            await postUntraced();
+          } finally {
+            span.end();
+          }
+        })
+    : postUntraced;
 
   const tick = setInterval(() => {
     if (stopped) return;

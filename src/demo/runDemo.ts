@@ -15,6 +15,8 @@ export interface DemoOptions {
   ratePerSecond: number;
   durationSeconds?: number;
   customers: number;
+  /** Trace in-process and print a sample of traces at the end (see demoTracing.ts). */
+  trace?: boolean;
 }
 
 export interface DemoSummary {
@@ -31,12 +33,14 @@ export async function runDemo(config: RelayConfig, options: DemoOptions, logger:
   await runMigrations(config.databaseUrl);
   const pool = createPool(config.databaseUrl, { max: 10, applicationName: 'outbox-relay-demo-writer' });
   const db = createDb(pool);
-  const relay = createRelay(config, { logger });
+  // Loaded only with --trace: the SDK stays out of a plain demo.
+  const tracing = options.trace ? (await import('./demoTracing.ts')).startDemoTracing() : undefined;
+  const relay = createRelay(config, { logger, ...(tracing ? { tracer: tracing.tracer } : {}) });
   try {
     const accounts = await ensureDemoAccounts(db, options.customers);
     await relay.start();
     out(`demo: relay ${relay.id} running${relay.opsUrl ? `, metrics at ${relay.opsUrl}/metrics` : ''}; writing ${options.ratePerSecond} postings/s — Ctrl-C to stop`);
-    const writer = startDemoWriter(db, { ratePerSecond: options.ratePerSecond, accounts });
+    const writer = startDemoWriter(db, { ratePerSecond: options.ratePerSecond, accounts, ...(tracing ? { tracer: tracing.tracer } : {}) });
     const delivered = async () => (await relay.metrics.delivered.get()).values.reduce((sum: number, v: { value: number }) => sum + v.value, 0);
     const progress = setInterval(() => {
       readLag(db).then(
@@ -73,9 +77,14 @@ export async function runDemo(config: RelayConfig, options: DemoOptions, logger:
       `summary: posted ${summary.posted} transactions (+${summary.metadataUpdates} metadata updates), delivered ${summary.delivered} events, ` +
         `pending ${summary.pending}, dead ${summary.dead}, writer errors ${summary.writerErrors}${writer.stats.lastError ? ` (last: ${writer.stats.lastError})` : ''}`,
     );
+    if (tracing) {
+      const lines = tracing.report(5);
+      out(lines.length > 0 ? `traces (writer span → relay event span, same trace id):\n  ${lines.join('\n  ')}` : 'traces: no posting has a finished relay span yet');
+    }
     return summary;
   } finally {
     await relay.stop();
     await pool.end();
+    await tracing?.shutdown();
   }
 }

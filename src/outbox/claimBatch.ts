@@ -1,4 +1,5 @@
 import type { SqlDb } from '../db/pool.ts';
+import type { TraceContext } from '../tracing/traceContext.ts';
 import type { OutboxEvent } from '../types.ts';
 
 /**
@@ -95,7 +96,7 @@ UPDATE outbox
    SET claimed_by = $1,
        claimed_until = now() + $3::float8 * interval '1 millisecond'
  WHERE id = ANY(ARRAY(SELECT id FROM picked UNION ALL SELECT id FROM siblings))
-RETURNING id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts`;
+RETURNING id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts, trace_context`;
 
 interface ClaimedRow {
   id: string;
@@ -107,6 +108,7 @@ interface ClaimedRow {
   payload: OutboxEvent['payload'];
   created_at: Date;
   attempts: number;
+  trace_context: TraceContext | null;
 }
 
 /**
@@ -134,5 +136,6 @@ function toEvent(row: ClaimedRow): OutboxEvent {
     payload: row.payload,
     createdAt: row.created_at,
     attempts: row.attempts,
+    traceContext: row.trace_context,
   };
 }

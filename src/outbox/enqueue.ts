@@ -4,6 +4,7 @@ import { sqlRunner, type DbLike, type SqlRunner } from '../db/sqlRunner.ts';
 import { ValidationError } from '../errors.ts';
 import { validateMetadata } from '../metadata/validateMetadata.ts';
 import { validateText } from '../metadata/validateText.ts';
+import { captureTraceContext } from '../tracing/captureTraceContext.ts';
 import type { Metadata, OutboxEvent, OutboxEventInput } from '../types.ts';
 import { UUID_PATTERN } from '../uuid.ts';
 
@@ -56,7 +57,8 @@ export function buildOutboxRow(event: OutboxEventInput): OutboxRow {
   if (eventId === undefined) eventId = randomUUID();
   else if (typeof eventId !== 'string' || !UUID_PATTERN.test(eventId)) fail('eventId', `must be a UUID, got ${JSON.stringify(eventId) ?? typeof eventId}`);
   // Postgres renders uuids in lower case; compare and return them that way.
-  return { eventId: eventId.toLowerCase(), aggregateType, aggregateId: id, version, eventType, payload: { metadata } };
+  // The trace context is the caller's, taken now (at write), not the relay's at dispatch.
+  return { eventId: eventId.toLowerCase(), aggregateType, aggregateId: id, version, eventType, payload: { metadata }, traceContext: captureTraceContext() };
 }
 
 /**
@@ -66,6 +68,9 @@ export function buildOutboxRow(event: OutboxEventInput): OutboxRow {
  * no-op. postTransaction embeds it in its single write statement.
  */
 export function outboxInsert(rows: readonly OutboxRow[]): Sql {
+  // Without a trace context (no SDK, or no active span) the statement is the
+  // one it was before tracing existed: no extra column, no extra parameter.
+  if (rows.some((r) => r.traceContext)) return tracedOutboxInsert(rows);
   return sql`
     INSERT INTO outbox (event_id, aggregate_type, aggregate_id, version, event_type, payload)
     SELECT r.event_id, r.aggregate_type, r.aggregate_id, r.version, r.event_type, r.payload::jsonb
@@ -74,6 +79,20 @@ export function outboxInsert(rows: readonly OutboxRow[]): Sql {
       ${rows.map((r) => r.aggregateId)}::text[], ${rows.map((r) => r.version)}::int[],
       ${rows.map((r) => r.eventType)}::text[], ${rows.map((r) => JSON.stringify(r.payload))}::text[]
     ) AS r(event_id, aggregate_type, aggregate_id, version, event_type, payload)
+    WHERE NOT EXISTS (SELECT 1 FROM outbox_delivered d WHERE d.event_id = r.event_id)
+    ON CONFLICT (event_id) DO NOTHING`;
+}
+
+function tracedOutboxInsert(rows: readonly OutboxRow[]): Sql {
+  return sql`
+    INSERT INTO outbox (event_id, aggregate_type, aggregate_id, version, event_type, payload, trace_context)
+    SELECT r.event_id, r.aggregate_type, r.aggregate_id, r.version, r.event_type, r.payload::jsonb, r.trace_context::jsonb
+    FROM unnest(
+      ${rows.map((r) => r.eventId)}::uuid[], ${rows.map((r) => r.aggregateType)}::text[],
+      ${rows.map((r) => r.aggregateId)}::text[], ${rows.map((r) => r.version)}::int[],
+      ${rows.map((r) => r.eventType)}::text[], ${rows.map((r) => JSON.stringify(r.payload))}::text[],
+      ${rows.map((r) => (r.traceContext ? JSON.stringify(r.traceContext) : null))}::text[]
+    ) AS r(event_id, aggregate_type, aggregate_id, version, event_type, payload, trace_context)
     WHERE NOT EXISTS (SELECT 1 FROM outbox_delivered d WHERE d.event_id = r.event_id)
     ON CONFLICT (event_id) DO NOTHING`;
 }

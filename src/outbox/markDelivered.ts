@@ -23,10 +23,10 @@ WITH moved AS (
    WHERE id = ANY($1::bigint[])
      AND claimed_by = $2
      AND status = 'pending'
-  RETURNING id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts, last_error
+  RETURNING id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts, last_error, trace_context
 ), recorded AS (
-  INSERT INTO outbox_delivered (id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts, last_error, delivered_at, delivered_by)
-  SELECT id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts, last_error, now(), $2
+  INSERT INTO outbox_delivered (id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts, last_error, trace_context, delivered_at, delivered_by)
+  SELECT id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts, last_error, trace_context, now(), $2
     FROM moved
   ON CONFLICT DO NOTHING
 )

@@ -4,7 +4,8 @@ import type { RelayMetrics } from '../ops/metrics.ts';
 import { markDelivered } from '../outbox/markDelivered.ts';
 import { markFailed } from '../outbox/markFailed.ts';
 import { releaseClaims } from '../outbox/releaseClaims.ts';
-import type { MetadataSink } from '../sink/metadataSink.ts';
+import type { EventOutcome, MetadataSink } from '../sink/metadataSink.ts';
+import type { BatchTrace } from '../tracing/relaySpans.ts';
 import type { OutboxEvent } from '../types.ts';
 
 export interface DeliverSettings {
@@ -30,16 +31,21 @@ export async function deliverBatch(
   settings: DeliverSettings,
   events: readonly OutboxEvent[],
   signal?: AbortSignal,
+  /** The batch's spans when tracing is on (the drainer started them at the claim). */
+  batchTrace?: BatchTrace,
 ): Promise<DeliverOutcome> {
   const { db, sink, metrics, logger } = deps;
   const stopTimer = metrics.batchDuration.startTimer();
+  batchTrace?.startEvents();
   const result = await sink.apply(events, { signal });
+  batchTrace?.sinkAnswered(result.ok);
   if (!result.ok) {
     // An outage is not the events' fault: give them back without counting an
     // attempt, so a long MongoDB outage never parks healthy events as dead.
     await releaseClaims(db, { relayId: settings.relayId, ids: events.map((e) => e.id) });
     metrics.sinkUnavailable.inc();
     stopTimer();
+    if (batchTrace) for (const event of events) batchTrace.endEvent(event.id, { kind: 'released', error: result.error });
     return { kind: 'sink_unavailable', error: result.error };
   }
   const ackedAt = Date.now();
@@ -50,12 +56,21 @@ export async function deliverBatch(
     if (outcome?.status === 'applied') appliedIds.push(event.id);
     else failures.push({ id: event.id, error: outcome?.status === 'failed' ? outcome.error : 'the sink returned no outcome for this event' });
   }
-  const createdAtById = new Map(events.map((e) => [e.id, e.createdAt.getTime()]));
+  const byId = new Map(events.map((e) => [e.id, e]));
   let delivered: number[] = [];
   let lost: number[] = [];
   if (appliedIds.length > 0) {
     ({ delivered, lost } = await markDelivered(db, { relayId: settings.relayId, ids: appliedIds }));
-    for (const id of delivered) metrics.commitToApplied.observe(Math.max(0, ackedAt - (createdAtById.get(id) ?? ackedAt)) / 1000);
+    // Time in outbox: the row's insert (clock_timestamp) to MongoDB's acknowledgement,
+    // once per event this relay delivered (lost rows are counted by whoever delivers them).
+    for (const id of delivered) {
+      const event = byId.get(id);
+      if (!event) continue;
+      const seconds = Math.max(0, ackedAt - event.createdAt.getTime()) / 1000;
+      metrics.commitToApplied.observe({ aggregate_type: event.aggregateType }, seconds);
+      batchTrace?.endEvent(id, { kind: 'delivered', alreadyStored: alreadyStored(result.outcomes.get(event.eventId)), timeInOutboxMs: seconds * 1000 });
+    }
+    if (batchTrace) for (const id of lost) batchTrace.endEvent(id, { kind: 'lost' });
     metrics.delivered.inc(delivered.length);
     if (lost.length > 0) logger.warn({ lost: lost.length }, 'rows were reclaimed by another relay after our lease ran out; it will deliver them');
   }
@@ -68,6 +83,7 @@ export async function deliverBatch(
       backoff: { baseMs: settings.backoffBaseMs, maxMs: settings.backoffMaxMs },
     });
     dead = marked.dead;
+    if (batchTrace) for (const f of failures) batchTrace.endEvent(f.id, { kind: 'failed', error: f.error, dead: dead.includes(f.id) });
     metrics.failed.inc({ kind: 'permanent' }, failures.length);
     if (dead.length > 0) {
       metrics.dead.inc(dead.length);
@@ -85,4 +101,8 @@ export async function deliverBatch(
     lost: lost.length,
     ...(delivered.length > 0 ? { lastDeliveredAt: new Date(ackedAt) } : {}),
   };
+}
+
+function alreadyStored(outcome: EventOutcome | undefined): boolean {
+  return outcome?.status === 'applied' && outcome.alreadyStored === true;
 }

@@ -4,6 +4,7 @@ import type { RelayMetrics } from '../ops/metrics.ts';
 import { claimBatch } from '../outbox/claimBatch.ts';
 import { setRelayWaiting } from '../outbox/wakeupFlag.ts';
 import type { MetadataSink } from '../sink/metadataSink.ts';
+import { BatchTrace, type RelayTracing } from '../tracing/relaySpans.ts';
 import { deliverBatch, type DeliverSettings } from './deliverBatch.ts';
 import { keepLease } from './leaseKeeper.ts';
 import type { WakeReason } from './wakeSource.ts';
@@ -15,6 +16,15 @@ export interface DrainerSettings extends DeliverSettings {
   pollIntervalMs: number;
   /** Count "missed notifications" only when notifications are expected at all. */
   expectNotifications: boolean;
+}
+
+export interface DrainerDeps {
+  db: SqlDb;
+  sink: MetadataSink;
+  metrics: RelayMetrics;
+  logger: Logger;
+  /** Present only when tracing is on: without it no span code runs. */
+  tracing?: RelayTracing;
 }
 
 export interface DrainStats {
@@ -43,11 +53,11 @@ export class Drainer {
   private toldWriters: 'unknown' | 'busy' | 'waiting' = 'unknown';
   private resumeTimer: NodeJS.Timeout | undefined;
   private readonly stats: DrainStats = { delivered: 0 };
-  private readonly deps: { db: SqlDb; sink: MetadataSink; metrics: RelayMetrics; logger: Logger };
+  private readonly deps: DrainerDeps;
   private readonly settings: DrainerSettings;
   private readonly signal: AbortSignal;
 
-  constructor(deps: { db: SqlDb; sink: MetadataSink; metrics: RelayMetrics; logger: Logger }, settings: DrainerSettings, signal: AbortSignal) {
+  constructor(deps: DrainerDeps, settings: DrainerSettings, signal: AbortSignal) {
     this.deps = deps;
     this.settings = settings;
     this.signal = signal;
@@ -145,6 +155,7 @@ export class Drainer {
     let claimed = 0;
     while (!this.stopped() && Date.now() >= this.pausedUntil) {
       let events;
+      const claimStartedAt = Date.now();
       try {
         events = await claimBatch(db, { relayId: this.settings.relayId, batchSize: this.settings.batchSize, leaseMs: this.settings.leaseMs });
       } catch (error) {
@@ -163,16 +174,20 @@ export class Drainer {
       }
       first = false;
       const lease = keepLease(this.deps, { relayId: this.settings.relayId, ids: events.map((e) => e.id), leaseMs: this.settings.leaseMs });
+      const batchTrace = this.deps.tracing ? new BatchTrace(this.deps.tracing, events, { startedAt: claimStartedAt, endedAt: Date.now() }) : undefined;
       try {
-        const outcome = await deliverBatch(this.deps, this.settings, events, this.signal);
+        const outcome = await deliverBatch(this.deps, this.settings, events, this.signal, batchTrace);
         if (outcome.kind === 'sink_unavailable') {
+          batchTrace?.end({ classification: 'transient', error: outcome.error });
           this.pause(outcome.error, 'MongoDB unavailable; batch released');
           return claimed;
         }
+        batchTrace?.end();
         this.errorStreak = 0;
         this.stats.delivered += outcome.delivered;
         if (outcome.lastDeliveredAt) this.stats.lastDeliveredAt = outcome.lastDeliveredAt;
       } catch (error) {
+        batchTrace?.end({ classification: 'unexpected', error });
         // Rows stay claimed; their lease runs out and they are applied again
         // (fenced, so harmlessly) by whoever claims them next.
         this.pause(error, 'delivering a batch failed');

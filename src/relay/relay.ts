@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { Tracer } from '@opentelemetry/api';
 import { MongoClient } from 'mongodb';
 import { resolveConfig, type ConfigOverrides, type RelayConfig } from '../config.ts';
 import { createPool, type SqlDb } from '../db/pool.ts';
@@ -34,6 +35,12 @@ export interface CreateRelayOptions {
   logger?: Logger;
   /** Replace the wake-up source (tests); default: pg-listen when config.listen. */
   wakeSource?: WakeSource;
+  /**
+   * Trace batches and events with this tracer (from @opentelemetry/api; the
+   * CLI passes the one loadTracing built from OTEL_*). Without it the relay
+   * makes no spans and runs no span code.
+   */
+  tracer?: Tracer;
 }
 
 /**
@@ -50,8 +57,9 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
   const metrics = createRelayMetrics({ sampleLag: () => readLag(db) });
   const mongo = new MongoClient(resolved.mongoUrl, { serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000, appName: 'outbox-relay' });
   const sink = createMongoSink(mongo.db(resolved.mongoDb), { retries: resolved.sinkRetries, logger: logger.child({ component: 'sink' }) });
+  const tracing = options.tracer ? { tracer: options.tracer, mode: resolved.traceMode, mongoDb: resolved.mongoDb } : undefined;
   const drainer = new Drainer(
-    { db, sink, metrics, logger },
+    { db, sink, metrics, logger, ...(tracing ? { tracing } : {}) },
     {
       relayId: resolved.relayId,
       batchSize: resolved.batchSize,

@@ -14,8 +14,11 @@ export interface SinkEvent {
 }
 
 export type EventOutcome =
-  /** Acknowledged by the sink, or a newer/equal version was already there (fence). */
-  | { status: 'applied' }
+  /**
+   * Acknowledged by the sink, or a newer/equal version was already there
+   * (fence). `alreadyStored`: the latter, a duplicate (traces tell them apart).
+   */
+  | { status: 'applied'; alreadyStored?: true }
   /** Permanent for this event (document too large, invalid field name): the relay counts an attempt. */
   | { status: 'failed'; error: string };
 

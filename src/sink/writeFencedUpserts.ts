@@ -35,6 +35,8 @@ export type Settle = (index: number, outcome: EventOutcome) => void;
 const MAX_RACE_ROUNDS = 3;
 
 const APPLIED: EventOutcome = Object.freeze({ status: 'applied' });
+/** Settled by reading the stored version back: a newer or equal one was already there. */
+const ALREADY_STORED: EventOutcome = Object.freeze({ status: 'applied', alreadyStored: true });
 
 type BulkAnswer =
   /** Every operation accounted for: trust the per-index answers. */
@@ -94,7 +96,7 @@ async function settleRound(
   for (const i of answer.applied) settle(i, APPLIED);
   if (answer.complete) {
     for (const { index, error } of answer.failed) settle(index, { status: 'failed', error });
-    const lostRaces = await settleIfStored(collection, upserts, settle, answer.duplicates);
+    const lostRaces = await settleIfStored(collection, upserts, settle, answer.duplicates, ALREADY_STORED);
     if (lostRaces.length === 0) return;
     if (raceRounds + 1 >= MAX_RACE_ROUNDS) {
       throw new SinkTransientError(`${lostRaces.length} fenced upserts kept losing insert races in ${collection.collectionName}`);
@@ -102,7 +104,8 @@ async function settleRound(
     await settleRound(collection, upserts, settle, now, lostRaces, raceRounds + 1);
     return;
   }
-  const missing = await settleIfStored(collection, upserts, settle, answer.unknown);
+  // Unaccounted writes found stored may be our own: plain APPLIED, not a duplicate.
+  const missing = await settleIfStored(collection, upserts, settle, answer.unknown, APPLIED);
   if (missing.length === 0) return;
   if (missing.length < indices.length) {
     // Progress was made: send what is left as one request again.
@@ -124,21 +127,22 @@ async function settleIfStored(
   upserts: readonly FencedUpsert[],
   settle: Settle,
   indices: readonly number[],
+  stored: EventOutcome,
 ): Promise<number[]> {
   if (indices.length === 0) return [];
   const ids = [...new Set(indices.map((i) => upserts[i]!.id))];
-  let stored: { _id: string; version?: unknown }[];
+  let found: { _id: string; version?: unknown }[];
   try {
-    stored = await collection.find({ _id: { $in: ids } }, { projection: { version: 1 } }).toArray();
+    found = await collection.find({ _id: { $in: ids } }, { projection: { version: 1 } }).toArray();
   } catch (error) {
     throw asRetryable(error, `reading stored versions in ${collection.collectionName}`);
   }
-  const versions = new Map(stored.map((doc) => [doc._id, typeof doc.version === 'number' ? doc.version : Number.NEGATIVE_INFINITY]));
+  const versions = new Map(found.map((doc) => [doc._id, typeof doc.version === 'number' ? doc.version : Number.NEGATIVE_INFINITY]));
   const missing: number[] = [];
   for (const i of indices) {
     const upsert = upserts[i]!;
     const version = versions.get(upsert.id);
-    if (version !== undefined && version >= upsert.version) settle(i, APPLIED);
+    if (version !== undefined && version >= upsert.version) settle(i, stored);
     else missing.push(i);
   }
   return missing;

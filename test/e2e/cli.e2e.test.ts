@@ -25,8 +25,9 @@ describe('the command line', () => {
     expect(table.out).toMatch(/pending\s+1/);
     expect(table.out).toMatch(/relays alive\s+0/);
     expect(table.out).toMatch(/last reconcile: never/);
+    expect(table.out).toMatch(/time in outbox \(last 60 s, created → delivered\): no deliveries/);
     const json = await cli(['status', '--json']);
-    expect(JSON.parse(json.out)).toMatchObject({ pendingCount: 1, deadCount: 0, relaysAlive: 0, lastReconcile: null });
+    expect(JSON.parse(json.out)).toMatchObject({ pendingCount: 1, deadCount: 0, relaysAlive: 0, lastReconcile: null, timeInOutbox: { windowSeconds: 60, count: 0, p50Seconds: null, p99Seconds: null } });
   });
 
   it('dead list shows parked events and dead requeue puts them back to pending with attempts reset', async () => {

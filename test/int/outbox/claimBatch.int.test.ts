@@ -26,6 +26,7 @@ describe('claimBatch', () => {
       payload: { metadata: { n: 1 } },
       createdAt: expect.any(Date),
       attempts: 0,
+      traceContext: null,
     });
     expect(typeof first.id).toBe('number');
     const rows = await readRows(t().pool, ids);

@@ -67,7 +67,7 @@ async function applyAll(sink: MetadataSink, batches: SinkEvent[][]): Promise<voi
     if (batch.length === 0) continue;
     const result = await sink.apply(batch);
     if (!result.ok) throw result.error;
-    for (const e of batch) expect(result.outcomes.get(e.eventId)).toEqual({ status: 'applied' });
+    for (const e of batch) expect(result.outcomes.get(e.eventId)).toMatchObject({ status: 'applied' });
   }
 }
 

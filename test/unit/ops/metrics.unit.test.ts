@@ -48,15 +48,20 @@ describe('createRelayMetrics', () => {
     expect(text).toContain('outbox_relay_events_failed_total{kind="permanent"} 0');
   });
 
-  it('buckets batch durations from 1 ms to 10 s and commit-to-applied from 5 ms to 60 s', async () => {
+  it('buckets batch durations from 1 ms to 10 s, and time in outbox per aggregate type from 10 ms to 300 s with an exact 1 s bucket', async () => {
     const m = createRelayMetrics({ defaultMetrics: false });
     m.batchDuration.observe(0.0005);
-    m.commitToApplied.observe(0.001);
+    m.commitToApplied.observe({ aggregate_type: 'transaction' }, 0.001);
+    m.commitToApplied.observe({ aggregate_type: 'operation' }, 0.9);
+    m.commitToApplied.observe({ aggregate_type: 'operation' }, 1.2);
     const text = await m.registry.metrics();
     expect(text).toContain('outbox_relay_batch_duration_seconds_bucket{le="0.001"} 1');
     expect(text).toContain('outbox_relay_batch_duration_seconds_bucket{le="10"} 1');
-    expect(text).toContain('outbox_relay_commit_to_applied_seconds_bucket{le="0.005"} 1');
-    expect(text).toContain('outbox_relay_commit_to_applied_seconds_bucket{le="60"} 1');
+    expect(text).toContain('outbox_relay_commit_to_applied_seconds_bucket{le="0.01",aggregate_type="transaction"} 1');
+    expect(text).toContain('outbox_relay_commit_to_applied_seconds_bucket{le="300",aggregate_type="transaction"} 1');
+    // "p99 under a second?" is the 1 s bucket over the count: here one of two operation events.
+    expect(text).toContain('outbox_relay_commit_to_applied_seconds_bucket{le="1",aggregate_type="operation"} 1');
+    expect(text).toContain('outbox_relay_commit_to_applied_seconds_count{aggregate_type="operation"} 2');
   });
 
   it('reads the lag gauges once per scrape, at scrape time, and keeps the last values when the read fails', async () => {
