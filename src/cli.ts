@@ -4,9 +4,9 @@
  * Exit codes: 0 ok, 1 failure (or reconcile found problems), 2 bad usage/config.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { resolveConfig, SETTINGS, type ConfigOverrides, type RelayConfig } from './config.ts';
+import { isSecretSetting, resolveConfig, secretValues, SETTINGS, type ConfigOverrides, type RelayConfig } from './config.ts';
 import { OutboxRelayError } from './errors.ts';
-import { createLogger, redactUrl, type Logger } from './logger.ts';
+import { createLogger, redactUrl, scrubSecrets, type Logger } from './logger.ts';
 import { CHECK_NAMES, type CheckName } from './reconcile/reconcileTypes.ts';
 
 import type { Db } from './db/client.ts';
@@ -21,13 +21,36 @@ function camel(flag: string): string {
   return flag.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** Every setting becomes a flag; flags win over the environment. */
+/**
+ * Every setting becomes a flag; flags win over the environment. Help shows a
+ * setting's default, never a secret's (nor the environment's value of one).
+ */
 function addSettingFlags(command: Command, keys: readonly SettingKey[]): Command {
   for (const key of keys) {
     const s = SETTINGS[key];
-    command.addOption(new Option(`${s.flag} <value>`, `${s.description} [env ${s.env}]`));
+    const hint = isSecretSetting(s) ? ', secret: never printed' : 'default' in s ? `, default ${String(s.default)}` : '';
+    command.addOption(new Option(`${s.flag} <value>`, `${s.description} [env ${s.env}${hint}]`));
   }
   return command;
+}
+
+/** Values given to secret flags on the command line (`--ops-token x` or `--ops-token=x`). */
+function secretFlagValues(argv: readonly string[]): ConfigOverrides {
+  const out: ConfigOverrides = {};
+  for (const [key, s] of Object.entries(SETTINGS) as [SettingKey, (typeof SETTINGS)[SettingKey]][]) {
+    if (!isSecretSetting(s)) continue;
+    argv.forEach((arg, i) => {
+      if (arg === s.flag && argv[i + 1] !== undefined) out[key] = argv[i + 1];
+      else if (arg.startsWith(`${s.flag}=`)) out[key] = arg.slice(s.flag.length + 1);
+    });
+  }
+  return out;
+}
+
+/** Every secret this invocation was given, and any `//user:password@` in a URL. */
+function scrubber(argv: readonly string[]): (text: string) => string {
+  const secrets = secretValues(process.env, secretFlagValues(argv));
+  return (text) => scrubSecrets(text, secrets).replace(/\/\/([^:@/\s]+):[^@/\s]*@/g, '//$1:***@');
 }
 
 function overridesFrom(options: Record<string, unknown>, keys: readonly SettingKey[]): ConfigOverrides {
@@ -41,7 +64,7 @@ function overridesFrom(options: Record<string, unknown>, keys: readonly SettingK
 
 function loggerFor(config: Pick<RelayConfig, 'logLevel' | 'logFormat'>): Logger {
   const pretty = config.logFormat === 'pretty' || (config.logFormat === 'auto' && process.stderr.isTTY === true);
-  return createLogger({ level: config.logLevel, pretty });
+  return createLogger({ level: config.logLevel, pretty, secrets: secretValues(process.env, secretFlagValues(process.argv)) });
 }
 
 const ALL_KEYS = Object.keys(SETTINGS) as SettingKey[];
@@ -183,7 +206,7 @@ async function demoCommand(options: { rate: string; duration?: string; customers
   if (!Number.isInteger(customers) || customers < 1 || customers > 10_000) throw usage(`--customers takes a whole number from 1 to 10000 (got ${options.customers})`);
   if (duration !== undefined && !(duration > 0)) throw usage(`--duration takes seconds > 0 (got ${options.duration})`);
   // Progress lines go to stdout; the relay's own logs only from warn up.
-  const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, pretty: process.stderr.isTTY === true });
+  const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, pretty: process.stderr.isTTY === true, secrets: secretValues(process.env, secretFlagValues(process.argv)) });
   const { runDemo } = await import('./demo/runDemo.ts');
   const summary = await runDemo(config, { ratePerSecond: rate, customers, trace: options.trace === true, ...(duration ? { durationSeconds: duration } : {}) }, logger);
   if (summary.pending > 0 || summary.dead > 0 || summary.writerErrors > 0) process.exitCode = 1;
@@ -223,7 +246,7 @@ async function reconcileCommand(
     console.log(options.json ? JSON.stringify(report, null, 2) : formatReport(report));
     exitCode = reconcileExitCode({ report });
   } catch (error) {
-    console.error(`outbox-relay: reconcile could not run: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(scrubber(process.argv)(`outbox-relay: reconcile could not run: ${error instanceof Error ? error.message : String(error)}`));
     exitCode = reconcileExitCode({ error });
   } finally {
     await Promise.allSettled([pool.end(), mongo.close()]);
@@ -236,9 +259,11 @@ function usage(message: string): UsageError {
   return new UsageError(message);
 }
 
-export function buildProgram(): Command {
+export function buildProgram(scrub: (text: string) => string = (text) => text): Command {
   const program = new Command('outbox-relay')
     .description('Transactional outbox relay: PostgreSQL outbox → MongoDB metadata, exactly-once in effect.')
+    // Commander quotes a bad argument back (`unknown option '--mongo-ur=mongodb://u:pw@…'`).
+    .configureOutput({ outputError: (text, write) => write(scrub(text)) })
     .showHelpAfterError()
     .exitOverride();
 
@@ -290,22 +315,23 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {
+  const scrub = scrubber(argv);
   try {
-    await buildProgram().parseAsync(argv);
+    await buildProgram(scrub).parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
       process.exit(error.exitCode === 0 ? 0 : 2);
     }
     if (error instanceof UsageError) {
-      console.error(`outbox-relay: ${error.message}`);
+      console.error(scrub(`outbox-relay: ${error.message}`));
       process.exit(2);
     }
     if (error instanceof OutboxRelayError && error.code === 'INVALID_CONFIG') {
-      console.error(`outbox-relay: invalid configuration: ${error.message}`);
+      console.error(scrub(`outbox-relay: invalid configuration: ${error.message}`));
       process.exit(2);
     }
     const message = error instanceof Error ? error.message : String(error);
-    console.error(`outbox-relay: ${message}`);
+    console.error(scrub(`outbox-relay: ${message}`));
     process.exit(1);
   }
 }

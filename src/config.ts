@@ -8,8 +8,14 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 
-const ms = (min: number, max: number) => z.coerce.number().int('must be a whole number of milliseconds').min(min).max(max);
-const count = (min: number, max: number) => z.coerce.number().int('must be a whole number').min(min).max(max);
+// Counts and durations are plain decimal digits: `z.coerce.number()` alone
+// would take "0x10" as 16, "1e3" as 1000 and a blank or whitespace value as
+// 0, none of which an operator meant. Library callers may pass numbers.
+const decimal = (pattern: RegExp, what: string) =>
+  z.union([z.number(), z.string().regex(pattern, `must be ${what} in decimal digits`).transform(Number)]).pipe(z.number());
+const ms = (min: number, max: number) => decimal(/^-?[0-9]+$/, 'a whole number of milliseconds').pipe(z.number().int('must be a whole number of milliseconds').min(min).max(max));
+const count = (min: number, max: number) => decimal(/^-?[0-9]+$/, 'a whole number').pipe(z.number().int('must be a whole number').min(min).max(max));
+const hours = (min: number, max: number) => decimal(/^-?[0-9]+(\.[0-9]+)?$/, 'a number of hours').pipe(z.number().min(min).max(max));
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])]).transform((v) => v === true || v === 'true' || v === '1' || v === 'yes' || v === 'on');
 const url = (protocols: string[]) =>
   z.string().refine((value) => {
@@ -26,6 +32,12 @@ interface Setting<T> {
   schema: z.ZodType<T, unknown>;
   default?: T;
   description: string;
+  /**
+   * The value is a credential or may carry one (a URL's password): never
+   * printed in an error, a log line or `--help`. Names that look secret are
+   * treated so even without the flag (see isSecretSetting).
+   */
+  secret?: true;
 }
 
 function setting<T>(s: Setting<T>): Setting<T> {
@@ -33,9 +45,9 @@ function setting<T>(s: Setting<T>): Setting<T> {
 }
 
 export const SETTINGS = {
-  databaseUrl: setting({ env: 'DATABASE_URL', flag: '--database-url', schema: url(['postgres:', 'postgresql:']), description: 'PostgreSQL holding the ledger and the outbox (required).' }),
-  listenDatabaseUrl: setting({ env: 'OUTBOX_RELAY_LISTEN_DATABASE_URL', flag: '--listen-database-url', schema: url(['postgres:', 'postgresql:']).optional(), description: 'Direct PostgreSQL URL for LISTEN when DATABASE_URL goes through a transaction-pooling PgBouncer. Defaults to DATABASE_URL.' }),
-  mongoUrl: setting({ env: 'MONGO_URL', flag: '--mongo-url', schema: url(['mongodb:', 'mongodb+srv:']), description: 'MongoDB receiving the metadata documents (required).' }),
+  databaseUrl: setting({ env: 'DATABASE_URL', flag: '--database-url', schema: url(['postgres:', 'postgresql:']), secret: true, description: 'PostgreSQL holding the ledger and the outbox (required).' }),
+  listenDatabaseUrl: setting({ env: 'OUTBOX_RELAY_LISTEN_DATABASE_URL', flag: '--listen-database-url', schema: url(['postgres:', 'postgresql:']).optional(), secret: true, description: 'Direct PostgreSQL URL for LISTEN when DATABASE_URL goes through a transaction-pooling PgBouncer. Defaults to DATABASE_URL.' }),
+  mongoUrl: setting({ env: 'MONGO_URL', flag: '--mongo-url', schema: url(['mongodb:', 'mongodb+srv:']), secret: true, description: 'MongoDB receiving the metadata documents (required).' }),
   mongoDb: setting({ env: 'MONGO_DB', flag: '--mongo-db', schema: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be 1–63 letters, digits, _ or -'), default: 'ledger', description: 'MongoDB database name.' }),
   relayId: setting({ env: 'OUTBOX_RELAY_ID', flag: '--relay-id', schema: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'must be 1–100 of A-Z a-z 0-9 _ . : -').optional(), description: 'This relay\'s id in outbox_relay and claimed_by. Defaults to host-pid-random.' }),
   batchSize: setting({ env: 'OUTBOX_RELAY_BATCH_SIZE', flag: '--batch-size', schema: count(1, 10_000), default: 500, description: 'Events claimed per batch.' }),
@@ -49,12 +61,12 @@ export const SETTINGS = {
   sinkRetries: setting({ env: 'OUTBOX_RELAY_SINK_RETRIES', flag: '--sink-retries', schema: count(0, 20), default: 5, description: 'Retries of a batch on transient MongoDB errors before the relay backs off and releases it.' }),
   heartbeatMs: setting({ env: 'OUTBOX_RELAY_HEARTBEAT_MS', flag: '--heartbeat-ms', schema: ms(100, 60_000), default: 5000, description: 'Heartbeat of the outbox_relay row and the listener check.' }),
   shutdownTimeoutMs: setting({ env: 'OUTBOX_RELAY_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms', schema: ms(0, 600_000), default: 10_000, description: 'On SIGTERM, how long to finish the batch in hand before releasing it.' }),
-  retentionHours: setting({ env: 'OUTBOX_RELAY_RETENTION_HOURS', flag: '--retention-hours', schema: z.coerce.number().min(0).max(24 * 3650), default: 168, description: 'Delivered events are kept this long, then pruned in batches.' }),
+  retentionHours: setting({ env: 'OUTBOX_RELAY_RETENTION_HOURS', flag: '--retention-hours', schema: hours(0, 24 * 3650), default: 168, description: 'Delivered events are kept this long, then pruned in batches.' }),
   pruneIntervalMs: setting({ env: 'OUTBOX_RELAY_PRUNE_INTERVAL_MS', flag: '--prune-interval-ms', schema: ms(1000, 86_400_000), default: 60_000, description: 'How often one relay (advisory lock) prunes delivered events.' }),
   reconcileEveryMs: setting({ env: 'OUTBOX_RELAY_RECONCILE_EVERY_MS', flag: '--reconcile-every-ms', schema: ms(0, 604_800_000), default: 0, description: 'Periodic reconciliation by one relay at a time (0: off).' }),
   opsHost: setting({ env: 'OUTBOX_RELAY_OPS_HOST', flag: '--ops-host', schema: z.string().min(1), default: '127.0.0.1', description: 'Address of the /metrics, /healthz, /readyz endpoint (loopback by default).' }),
   opsPort: setting({ env: 'OUTBOX_RELAY_OPS_PORT', flag: '--ops-port', schema: z.union([z.literal('off'), count(0, 65_535)]), default: 9464 as number | 'off', description: 'Port of the ops endpoint; 0 picks a free one, off disables it.' }),
-  opsToken: setting({ env: 'OUTBOX_RELAY_OPS_TOKEN', flag: '--ops-token', schema: z.string().min(16, 'must be at least 16 characters').optional(), description: 'Bearer token required by /metrics and /readyz when set.' }),
+  opsToken: setting({ env: 'OUTBOX_RELAY_OPS_TOKEN', flag: '--ops-token', schema: z.string().min(16, 'must be at least 16 characters').optional(), secret: true, description: 'Bearer token required by /metrics and /readyz when set.' }),
   poolSize: setting({ env: 'OUTBOX_RELAY_POOL_SIZE', flag: '--pool-size', schema: count(1, 200), default: 8, description: 'PostgreSQL connections in this relay\'s pool.' }),
   traceMode: setting({ env: 'OUTBOX_RELAY_TRACE_MODE', flag: '--trace-mode', schema: z.enum(['parent', 'link']), default: 'parent' as 'parent' | 'link', description: 'With tracing on (OTEL_TRACES_EXPORTER): an event\'s span is a child of the writer\'s span (parent), or links to it from the relay\'s own trace (link).' }),
   logLevel: setting({ env: 'OUTBOX_RELAY_LOG_LEVEL', flag: '--log-level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', description: 'pino log level.' }),
@@ -74,9 +86,55 @@ function defaultRelayId(): string {
   return `${hostname().slice(0, 40)}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
+/** Names that look like credentials: a safety net for a setting added without `secret: true`. */
+const SECRET_NAME = /URL|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|(^|_)KEY($|_)/i;
+
+/** Whether a setting's value must never be printed. */
+export function isSecretSetting(s: Pick<Setting<unknown>, 'env' | 'secret'>): boolean {
+  return s.secret === true || SECRET_NAME.test(s.env);
+}
+
+/**
+ * The secret strings among the given environment and overrides: every value
+ * of a secret setting, and the password and credential-like query values of
+ * those that are URLs. The CLI scrubs them from whatever it prints, as a last
+ * line of defence behind "never put them in a message".
+ */
+export function secretValues(env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): string[] {
+  const out = new Set<string>();
+  for (const [key, s] of Object.entries(SETTINGS) as [keyof Settings, Setting<unknown>][]) {
+    if (!isSecretSetting(s)) continue;
+    for (const raw of [overrides[key], env[s.env]]) {
+      if (typeof raw !== 'string' || raw.trim() === '') continue;
+      out.add(raw);
+      out.add(raw.trim());
+      for (const part of urlSecrets(raw.trim())) out.add(part);
+    }
+  }
+  // Fragments too short to be a credential would scrub ordinary words.
+  return [...out].filter((v) => v.length >= 4);
+}
+
+const SECRET_PARAM = /pass|secret|token|key|credential|authmechanismproperties/i;
+
+function urlSecrets(value: string): string[] {
+  try {
+    const parsed = new URL(value);
+    const parts = [parsed.password, decodeURIComponent(parsed.password)];
+    for (const [name, v] of parsed.searchParams) if (SECRET_PARAM.test(name)) parts.push(v);
+    return parts.filter(Boolean);
+  } catch {
+    // Unparsable: whatever sits between "user:" and "@" is taken for a password.
+    const match = /\/\/[^:@/]*:([^@]*)@/.exec(value);
+    return match?.[1] ? [match[1]] : [];
+  }
+}
+
 /**
  * Resolve and validate. `overrides` are flag values (or a library caller's
- * options) keyed by setting name; they win over the environment.
+ * options) keyed by setting name; they win over the environment. A variable
+ * that is set but blank is an error, not "unset": an operator who wrote
+ * `OUTBOX_RELAY_BATCH_SIZE=` meant something, and guessing is worse.
  */
 export function resolveConfig(
   env: NodeJS.ProcessEnv = process.env,
@@ -88,8 +146,8 @@ export function resolveConfig(
     const fromFlag = overrides[key];
     const fromEnv = env[s.env];
     const source = fromFlag !== undefined ? `${s.flag} (${s.env})` : s.env;
-    const raw = fromFlag !== undefined ? fromFlag : fromEnv !== undefined && fromEnv !== '' ? fromEnv.trim() : undefined;
-    if (raw === undefined) {
+    const given = fromFlag !== undefined ? fromFlag : fromEnv;
+    if (given === undefined) {
       if ('default' in s) {
         out[key] = s.default;
         continue;
@@ -98,19 +156,50 @@ export function resolveConfig(
       out[key] = undefined;
       continue;
     }
+    if (typeof given === 'string' && given.trim() === '') {
+      throw new ConfigError(source, `is set but blank; give a value or unset it${'default' in s ? ` to take the default (${String(s.default)})` : ''}`);
+    }
+    const raw = typeof given === 'string' ? given.trim() : given;
     const parsed = s.schema.safeParse(raw);
     if (!parsed.success) {
-      const reason = parsed.error.issues.map((issue) => issue.message).join('; ');
-      // Never echo URL values: they may carry passwords.
-      const shown = /URL/.test(s.env) ? '' : ` (got ${JSON.stringify(String(raw)).slice(0, 80)})`;
-      throw new ConfigError(source, `${reason}${shown}`);
+      const reason = [...new Set(parsed.error.issues.flatMap(issueMessages))].join('; ');
+      if (isSecretSetting(s)) {
+        // Not the value, not a prefix of it, and not a message that quotes it.
+        throw new ConfigError(source, `${scrub(reason, [String(raw), ...urlSecrets(String(raw))])} (value not shown: it is secret)`);
+      }
+      throw new ConfigError(source, `${reason} (got ${JSON.stringify(String(raw)).slice(0, 80)})`);
     }
     out[key] = parsed.data;
   }
   if ((out.backoffMaxMs as number) < (out.backoffBaseMs as number)) {
     throw new ConfigError(SETTINGS.backoffMaxMs.env, `must be at least ${SETTINGS.backoffBaseMs.env} (${String(out.backoffBaseMs)})`);
   }
+  // The heartbeat is how often a relay proves it is alive (outbox_relay, the
+  // listener probe). A lease that does not outlast two of them runs out under
+  // a relay still counted alive: one late beat (a GC pause, a busy event
+  // loop) and another relay takes its batch and does it again.
+  if ((out.leaseMs as number) < 2 * (out.heartbeatMs as number)) {
+    throw new ConfigError(
+      SETTINGS.leaseMs.env,
+      `must be at least twice ${SETTINGS.heartbeatMs.env} (lease ${String(out.leaseMs)} ms < 2 × heartbeat ${String(out.heartbeatMs)} ms): a relay still alive by its heartbeat would lose its claims; raise the lease or shorten the heartbeat`,
+    );
+  }
   out.relayId ??= defaultRelayId();
   out.listenDatabaseUrl ??= out.databaseUrl;
   return Object.freeze(out) as RelayConfig;
+}
+
+/** A union's own message ("Invalid input") says nothing; its branches' do. */
+function issueMessages(issue: z.core.$ZodIssue): string[] {
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    const inner = issue.errors.flat().filter((i) => i.code !== 'invalid_type').flatMap(issueMessages);
+    if (inner.length > 0) return inner;
+  }
+  return [issue.message];
+}
+
+function scrub(text: string, secrets: string[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length > 0) out = out.split(secret).join('[secret]');
+  return out;
 }

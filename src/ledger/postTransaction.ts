@@ -11,16 +11,22 @@ import { lockBalances } from './lockBalances.ts';
 import { pgConstraint, runInTransaction, type Tx } from './runInTransaction.ts';
 import { validatePostingRequest, type NormalisedPosting } from './validatePostingRequest.ts';
 
-/** The points inside the posting transaction where `hooks.afterStep` is called. */
-export type PostingStep = 'balances_updated' | 'transaction_inserted' | 'operations_inserted' | 'outbox_inserted' | 'before_commit';
+/**
+ * The points of a posting where `hooks.afterStep` is called, each after a
+ * distinct round trip to PostgreSQL: the idempotency lookup (before the
+ * transaction opens), the balance locks, the balance update, and the one
+ * statement that inserts the transaction, its operations and their outbox
+ * rows (the last before COMMIT).
+ */
+export type PostingStep = 'idempotency_checked' | 'balances_locked' | 'balances_updated' | 'posting_inserted';
 
 export interface PostTransactionOptions {
   /** Times to rerun the transaction after a serialization failure or deadlock (default 5). */
   maxRetries?: number;
   /**
-   * Testing seam: called inside the transaction after each step. Throwing
-   * from it rolls the whole posting back; tests use it to prove atomicity.
-   * Not for production use.
+   * Testing seam: called after each step (see PostingStep). Throwing from it
+   * rolls the whole posting back; tests use it to prove atomicity and to
+   * order two calls deterministically. Not for production use.
    */
   hooks?: { afterStep?(step: PostingStep): void | Promise<void> };
 }
@@ -45,6 +51,7 @@ export async function postTransaction(db: DbLike, request: PostingRequest, optio
   const posting = validatePostingRequest(request);
   const earlier = answer(await findPosting(db, posting.idempotencyKey, posting.requestHash), posting);
   if (earlier) return earlier;
+  await options.hooks?.afterStep?.('idempotency_checked');
   try {
     return await runInTransaction(db, (tx) => writePosting(tx, posting, options.hooks?.afterStep), { maxRetries: options.maxRetries });
   } catch (error) {
@@ -72,6 +79,7 @@ async function writePosting(tx: Tx, posting: NormalisedPosting, afterStep: ((ste
     if (afterStep) await afterStep(name);
   };
   const balances = await lockBalances(tx, posting.entries);
+  await step('balances_locked');
   const { operations, changes } = applyEntries(balances, posting.entries);
   await tx.query(sql`
     UPDATE balance AS b
@@ -114,11 +122,7 @@ async function writePosting(tx: Tx, posting: NormalisedPosting, afterStep: ((ste
       ) AS o(id, balance_id, entry_index, account, asset, direction, amount, balance_before, balance_after, metadata_version, metadata_hash)
     )${events.length > 0 ? sql`, inserted_events AS (${outboxInsert(events)})` : empty}
     SELECT 1`);
-  await step('transaction_inserted');
-  await step('operations_inserted');
-  await step('outbox_inserted');
-
-  await step('before_commit');
+  await step('posting_inserted');
   return { transactionId, operationIds, created: true };
 }
 

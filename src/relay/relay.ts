@@ -3,6 +3,7 @@ import type { Tracer } from '@opentelemetry/api';
 import { MongoClient } from 'mongodb';
 import { resolveConfig, type ConfigOverrides, type RelayConfig } from '../config.ts';
 import { createPool, type SqlDb } from '../db/pool.ts';
+import { DatabaseError, pgErrorCode } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { createRelayMetrics, type RelayMetrics } from '../ops/metrics.ts';
 import { startOpsServer } from '../ops/opsServer.ts';
@@ -14,6 +15,9 @@ import { createMongoSink } from '../sink/mongoSink.ts';
 import { Drainer } from './drainer.ts';
 import { createPgListenWake } from './pgListenWake.ts';
 import type { WakeReason, WakeSource } from './wakeSource.ts';
+
+/** How long stop() waits for the PostgreSQL pool and the MongoDB client to close. */
+const CLOSE_GRACE_MS = 2000;
 
 /** Entity types the ledger writes; their collections and indexes are prepared at start. */
 export const KNOWN_AGGREGATE_TYPES = ['transaction', 'operation'] as const;
@@ -165,7 +169,11 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
       if (started) throw new Error('relay already started');
       started = true;
       logger.info({ batchSize: resolved.batchSize, concurrency: resolved.concurrency, pollIntervalMs: resolved.pollIntervalMs, leaseMs: resolved.leaseMs, listen: resolved.listen }, 'relay starting');
-      await registerRelay(db, { id: resolved.relayId, host: hostname(), pid: process.pid });
+      await registerRelay(db, { id: resolved.relayId, host: hostname(), pid: process.pid }).catch((error: unknown) => {
+        // The first statement a relay runs: the place to say what a missing table means.
+        if (pgErrorCode(error) === '42P01') throw new DatabaseError('the database is not migrated (no outbox_relay table): run `outbox-relay migrate` first', { cause: error });
+        throw error;
+      });
       pgHealthy = true;
       try {
         await mongo.connect();
@@ -230,7 +238,15 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
           logger.warn({ err: error }, 'could not release claims at shutdown; their lease will run out');
         }
         await ops?.close();
-        await Promise.allSettled([pool.end(), mongo.close()]);
+        // MongoClient.close() waits on a server that does not answer (measured:
+        // 15 s with the batch in hand stuck on a hung MongoDB), which would hold
+        // the exit well past the shutdown timeout. Everything that matters is
+        // done by now (claims released, relay row stopped): give closing a bound.
+        const closed = await Promise.race([
+          Promise.allSettled([pool.end(), mongo.close()]).then(() => true),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), CLOSE_GRACE_MS).unref()),
+        ]);
+        if (!closed) logger.warn({ graceMs: CLOSE_GRACE_MS }, 'connections did not close in time; stopping anyway');
         logger.info('relay stopped');
       })();
       return stopping;

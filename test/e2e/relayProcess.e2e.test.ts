@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { insertEvents, outboxCounts } from '../helpers/outboxFixtures.ts';
 import { testRelayEnv } from '../helpers/relayConfig.ts';
 import { startRelayProcess } from '../helpers/relayProcess.ts';
+import { startTcpProxy } from '../helpers/tcpProxy.ts';
 import { useTestDatabases } from '../helpers/testDatabases.ts';
 import { waitFor } from '../helpers/waitFor.ts';
 
@@ -14,16 +15,40 @@ async function loadBacklog(prefix: string, entities: number, versions: number): 
 }
 
 describe('the relay as a process', () => {
-  it('after kill -9 mid-drain and a restart, everything is delivered and correct once the lease runs out', async () => {
+  // The kill must land while the relay holds claims, or the restart proves
+  // nothing about lease expiry: MongoDB is reached through a proxy that is
+  // stalled mid-drain, so the batches in flight hang with their rows claimed
+  // (and their lease renewed) until the kill.
+  it('after kill -9 while holding claims, the rows it held come back only when their lease runs out, and everything is delivered and correct', async () => {
     await loadBacklog('killed', 500, 10); // 5,000 events
-    const env = testRelayEnv(t(), { OUTBOX_RELAY_BATCH_SIZE: '100', OUTBOX_RELAY_LEASE_MS: '2000' });
-    const first = await startRelayProcess(env);
-    await waitFor(async () => (await outboxCounts(t().pool)).delivered > 0, { timeoutMs: 20_000, intervalMs: 5 });
-    first.child.kill('SIGKILL');
-    await first.exited;
-    const atKill = await outboxCounts(t().pool);
-    expect(atKill.pending).toBeGreaterThan(0); // it really died mid-drain
-    const second = await startRelayProcess(env);
+    const target = new URL(t().mongoUrl);
+    const proxy = await startTcpProxy(target.hostname, Number(target.port || 27017));
+    const throughProxy = new URL(t().mongoUrl);
+    throughProxy.port = String(proxy.port);
+    let held: { id: string; claimed_until: Date }[];
+    try {
+      const env = testRelayEnv(t(), { OUTBOX_RELAY_ID: 'killed-relay', OUTBOX_RELAY_BATCH_SIZE: '100', OUTBOX_RELAY_LEASE_MS: '2000', MONGO_URL: throughProxy.toString() });
+      const first = await startRelayProcess(env);
+      await waitFor(async () => (await outboxCounts(t().pool)).delivered > 0, { timeoutMs: 20_000, intervalMs: 5 });
+      proxy.stall();
+      const heldNow = async () => (await t().pool.query<{ id: string; claimed_until: Date }>(`SELECT id::text, claimed_until FROM outbox WHERE claimed_by = 'killed-relay'`)).rows;
+      // Stuck for sure: a batch claimed after the stall, or one whose lease was
+      // renewed after it (still in hand a renewal later). A batch whose write
+      // was answered just before the stall would be marked delivered instead.
+      const atStall = new Map((await heldNow()).map((r) => [r.id, r.claimed_until.getTime()]));
+      await waitFor(async () => (await heldNow()).some((r) => r.claimed_until.getTime() > (atStall.get(r.id) ?? 0)), { timeoutMs: 20_000, message: 'the relay holds claims on a stalled batch' });
+      first.child.kill('SIGKILL');
+      expect((await first.exited).signal).toBe('SIGKILL');
+      // A COMMIT the relay sent just before dying still lands: read what it holds once its sessions are gone.
+      await waitFor(async () => (await t().pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'outbox-relay:killed-relay'`)).rows[0].n === 0, { timeoutMs: 20_000 });
+      held = (await t().pool.query<{ id: string; claimed_until: Date }>(`SELECT id::text, claimed_until FROM outbox WHERE claimed_by = 'killed-relay' ORDER BY id`)).rows;
+    } finally {
+      await proxy.close();
+    }
+    expect(held.length, 'rows claimed by the killed relay at the kill').toBeGreaterThan(0);
+    expect((await outboxCounts(t().pool)).pending).toBeGreaterThan(held.length); // it really died mid-drain
+
+    const second = await startRelayProcess(testRelayEnv(t(), { OUTBOX_RELAY_ID: 'successor', OUTBOX_RELAY_BATCH_SIZE: '100', OUTBOX_RELAY_LEASE_MS: '2000' }));
     try {
       await waitFor(async () => (await outboxCounts(t().pool)).pending === 0, { timeoutMs: 60_000 });
     } finally {
@@ -31,6 +56,13 @@ describe('the relay as a process', () => {
       await second.exited;
     }
     expect(await outboxCounts(t().pool)).toMatchObject({ pending: 0, dead: 0, delivered: 5000, claimed: 0 });
+    // The killed relay's rows were taken over by the successor, after their lease ran out, not before.
+    const takenOver = await t().pool.query<{ id: string; delivered_by: string; delivered_at: Date }>(`SELECT id::text, delivered_by, delivered_at FROM outbox_delivered WHERE id = ANY($1::bigint[]) ORDER BY id`, [held.map((h) => h.id)]);
+    expect(takenOver.rows.map((r) => r.id)).toEqual(held.map((h) => h.id));
+    for (const [i, row] of takenOver.rows.entries()) {
+      expect(row.delivered_by).toBe('successor');
+      expect(row.delivered_at.getTime(), `row ${row.id} delivered before its lease ran out`).toBeGreaterThanOrEqual((held[i] as { claimed_until: Date }).claimed_until.getTime());
+    }
     const docs = await t().mongoDb.collection('transaction_metadata').find({ _id: { $regex: '^killed-' } as never }).toArray();
     expect(docs).toHaveLength(500);
     for (const doc of docs) expect(doc).toMatchObject({ version: 10, metadata: { version: 10 } });

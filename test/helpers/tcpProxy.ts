@@ -8,24 +8,40 @@ export interface TcpProxy {
   port: number;
   /** Refuse new connections and drop the open ones. */
   cut(): Promise<void>;
+  /**
+   * Keep every connection open but pass nothing either way, and accept new
+   * ones without forwarding them: a server that hangs. Requests in flight
+   * never get an answer (until close()).
+   */
+  stall(): void;
   restore(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  const pairs = new Set<[Socket, Socket]>();
   let server: Server | undefined;
   let port = 0;
+  let stalled = false;
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       const s = createServer((client) => {
+        if (stalled) {
+          client.pause();
+          sockets.add(client);
+          client.on('error', () => client.destroy()).on('close', () => sockets.delete(client));
+          return;
+        }
         const upstream = connect(targetPort, targetHost);
+        pairs.add([client, upstream]);
         sockets.add(client).add(upstream);
         const drop = () => {
           client.destroy();
           upstream.destroy();
           sockets.delete(client);
           sockets.delete(upstream);
+          for (const pair of pairs) if (pair[0] === client) pairs.delete(pair);
         };
         client.on('error', drop).on('close', drop);
         upstream.on('error', drop).on('close', drop);
@@ -51,6 +67,15 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       return port;
     },
     cut: stop,
+    stall() {
+      stalled = true;
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+    },
     restore: listen,
     close: stop,
   };

@@ -7,7 +7,30 @@ import { useTestDatabases } from '../../helpers/testDatabases.ts';
 import { snapshot } from './ledgerFixtures.ts';
 
 const t = useTestDatabases();
-const steps: PostingStep[] = ['balances_updated', 'transaction_inserted', 'operations_inserted', 'outbox_inserted', 'before_commit'];
+const steps: PostingStep[] = ['idempotency_checked', 'balances_locked', 'balances_updated', 'posting_inserted'];
+
+/**
+ * What each step has done inside the open transaction, seen from another
+ * connection through the table locks the posting's backend holds: so each
+ * failure point below is proven to sit after real, uncommitted work (and the
+ * steps are proven distinct), not merely after a name.
+ */
+const locksAt: Record<PostingStep, string[]> = {
+  idempotency_checked: [],
+  balances_locked: ['balance:RowShareLock'],
+  balances_updated: ['balance:RowExclusiveLock', 'balance:RowShareLock'],
+  // (the operations' foreign key check takes the RowShareLock on transaction)
+  posting_inserted: ['balance:RowExclusiveLock', 'balance:RowShareLock', 'operation:RowExclusiveLock', 'outbox:RowExclusiveLock', 'transaction:RowExclusiveLock', 'transaction:RowShareLock'],
+};
+
+async function locksHeldByOthers(): Promise<string[]> {
+  const { rows } = await t().pool.query<{ lock: string }>(`
+    SELECT DISTINCT c.relname || ':' || l.mode AS lock
+    FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE l.pid <> pg_backend_pid() AND a.datname = current_database() AND c.relname IN ('balance', 'transaction', 'operation', 'outbox')
+    ORDER BY 1`);
+  return rows.map((r) => r.lock);
+}
 
 const request = (key: string): PostingRequest => ({
   idempotencyKey: key,
@@ -25,22 +48,27 @@ beforeAll(async () => {
   await postTransaction(t().db, request('seed'));
 });
 
+
 describe('postTransaction atomicity', () => {
   it.each(steps)('a failure after %s leaves no trace of the posting', async (failAt) => {
     const before = await snapshot(t().pool);
     const seen: PostingStep[] = [];
+    let locks: string[] | undefined;
     const boom = new Error(`injected after ${failAt}`);
     await expect(
       postTransaction(t().db, request(`fail-${failAt}`), {
         hooks: {
-          afterStep(step) {
+          async afterStep(step) {
             seen.push(step);
-            if (step === failAt) throw boom;
+            if (step !== failAt) return;
+            locks = await locksHeldByOthers();
+            throw boom;
           },
         },
       }),
     ).rejects.toBe(boom);
     expect(seen).toEqual(steps.slice(0, steps.indexOf(failAt) + 1));
+    expect(locks, `what the transaction had done when it failed after ${failAt}`).toEqual(locksAt[failAt]);
     expect(await snapshot(t().pool)).toEqual(before);
     const trace = await t().pool.query(`SELECT count(*)::int AS n FROM "transaction" WHERE idempotency_key = $1`, [`fail-${failAt}`]);
     expect(trace.rows[0].n).toBe(0);
@@ -49,11 +77,31 @@ describe('postTransaction atomicity', () => {
     expect(retried.created).toBe(true);
   });
 
+  it('a COMMIT that fails (a deferred constraint trigger) leaves no trace, after every statement succeeded', async () => {
+    // A check PostgreSQL runs only at COMMIT: the last point a posting can fail.
+    await t().pool.query(`
+      CREATE FUNCTION test_refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.idempotency_key LIKE 'refused-at-commit%' THEN RAISE EXCEPTION 'refused at commit'; END IF; RETURN NULL; END $$;
+      CREATE CONSTRAINT TRIGGER test_refuse_at_commit AFTER INSERT ON "transaction" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_refuse_at_commit();`);
+    try {
+      const before = await snapshot(t().pool);
+      const seen: PostingStep[] = [];
+      const error = await postTransaction(t().db, request('refused-at-commit'), { hooks: { afterStep: (step) => { seen.push(step); } } }).catch((e: unknown) => e);
+      expect(seen).toEqual(steps); // every statement ran; only COMMIT failed
+      expect(error).toBeInstanceOf(OutboxRelayError);
+      expect((error as OutboxRelayError).code).toBe('DATABASE_ERROR');
+      expect((error as Error).message).toMatch(/refused at commit/);
+      expect(await snapshot(t().pool)).toEqual(before);
+    } finally {
+      await t().pool.query(`DROP TRIGGER test_refuse_at_commit ON "transaction"; DROP FUNCTION test_refuse_at_commit()`);
+    }
+  });
+
   it('an async hook that rejects rolls back too', async () => {
     const before = await snapshot(t().pool);
     await expect(
       postTransaction(t().db, request('async-fail'), {
-        hooks: { afterStep: async (step) => { if (step === 'before_commit') throw new Error('late'); } },
+        hooks: { afterStep: async (step) => { if (step === 'posting_inserted') throw new Error('late'); } },
       }),
     ).rejects.toThrow('late');
     expect(await snapshot(t().pool)).toEqual(before);
@@ -74,7 +122,7 @@ describe('postTransaction atomicity', () => {
       hooks: {
         afterStep(step) {
           seen.push(step);
-          if (step === 'outbox_inserted' && failures < 2) {
+          if (step === 'posting_inserted' && failures < 2) {
             failures++;
             throw Object.assign(new Error('could not serialize access'), { code: '40001', severity: 'ERROR' });
           }
@@ -82,7 +130,8 @@ describe('postTransaction atomicity', () => {
       },
     });
     expect(result.created).toBe(true);
-    expect(seen.filter((s) => s === 'balances_updated')).toHaveLength(3);
+    // Rerun from the start of the transaction (the lookup, outside it, ran once).
+    expect(seen).toEqual(['idempotency_checked', ...Array.from({ length: 3 }, () => steps.slice(1)).flat()]);
     const { rows } = await t().pool.query(`SELECT count(*)::int AS n FROM operation WHERE transaction_id = $1`, [result.transactionId]);
     expect(rows[0].n).toBe(2);
     expect((await t().pool.query(`SELECT count(*)::int AS n FROM outbox WHERE aggregate_id = ANY($1)`, [[result.transactionId, ...result.operationIds]])).rows[0].n).toBe(3);
@@ -94,7 +143,7 @@ describe('postTransaction atomicity', () => {
     const deadlock = Object.assign(new Error('deadlock detected'), { code: '40P01', severity: 'ERROR' });
     const error = await postTransaction(t().db, request('gave-up'), {
       maxRetries: 2,
-      hooks: { afterStep: (step) => { if (step === 'before_commit') { attempts++; throw deadlock; } } },
+      hooks: { afterStep: (step) => { if (step === 'posting_inserted') { attempts++; throw deadlock; } } },
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OutboxRelayError);
     expect((error as OutboxRelayError).code).toBe('DATABASE_ERROR');

@@ -83,12 +83,14 @@ describe('concurrent postings', () => {
     const { rows } = await t().pool.query(`
       SELECT b.account, b.asset, b.available::text AS available, b.version::int AS version, count(o.id)::int AS operations
       FROM balance b LEFT JOIN operation o ON o.balance_id = b.id GROUP BY b.id`);
+    expect(rows).toHaveLength(ASSETS.length * ACCOUNTS.length);
     for (const row of rows) {
       expect(BigInt(row.available), `${row.account}/${row.asset}`).toBe(expected.get(`${row.account}/${row.asset}`) ?? 0n);
       expect(row.version, `${row.account}/${row.asset} version`).toBe(row.operations);
       if (row.account !== 'fund') expect(BigInt(row.available)).toBeGreaterThanOrEqual(0n);
     }
     const conservation = await t().pool.query(`SELECT asset, sum(available)::text AS total FROM balance GROUP BY asset`);
+    expect(conservation.rows.map((r) => r.asset).sort()).toEqual([...ASSETS].sort());
     for (const row of conservation.rows) expect(row.total).toBe('0');
     const counts = await t().pool.query(`SELECT (SELECT count(*)::int FROM "transaction") AS transactions`);
     expect(counts.rows[0].transactions).toBe(posted);

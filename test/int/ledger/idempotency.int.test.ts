@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OutboxRelayError } from '../../../src/errors.ts';
 import { createBalance } from '../../../src/ledger/createBalance.ts';
@@ -48,22 +47,72 @@ describe('idempotency', () => {
     await expectRefusedWithoutTrace(t().pool, 'IDEMPOTENCY_CONFLICT', () => postTransaction(t().db, { ...request('conflict'), description: undefined }));
   });
 
-  it('a second call that starts while the first is still open waits, then answers created:false (unique-violation path)', async () => {
+  // The race, made deterministic with the hooks: the second call's lookup
+  // runs while the first is uncommitted (finds nothing), then the first
+  // commits, then the second goes on to insert. Its steps prove the path: it
+  // entered the transaction and updated the balances, its insert failed on the
+  // unique key (no 'posting_inserted'), and it still answers created:false.
+  it('a second call whose lookup ran before the first committed hits the unique key, rolls back, and answers created:false (unique-violation path)', async () => {
+    const balanceBefore = (await t().pool.query(`SELECT available::bigint AS a FROM balance WHERE account = 'client'`)).rows[0].a;
+    const secondSteps: string[] = [];
+    let secondLookedUp!: () => void;
+    const secondLookupDone = new Promise<void>((resolve) => (secondLookedUp = resolve));
+    let firstCommitted!: () => void;
+    const firstDone = new Promise<void>((resolve) => (firstCommitted = resolve));
     let second: Promise<PostingResult> | undefined;
     const first = await postTransaction(t().db, request('raced'), {
       hooks: {
         async afterStep(step) {
-          if (step !== 'before_commit') return;
-          // Our row is not committed yet, so the second call's lookup finds nothing and it goes on to insert.
-          second = postTransaction(t().db, request('raced'));
-          await sleep(150);
+          if (step !== 'posting_inserted') return;
+          // Our row is written but not committed: the second call's lookup finds nothing.
+          second = postTransaction(t().db, request('raced'), {
+            hooks: {
+              async afterStep(s) {
+                secondSteps.push(s);
+                if (s !== 'idempotency_checked') return;
+                secondLookedUp();
+                await firstDone; // insert only once the first has committed
+              },
+            },
+          });
+          await secondLookupDone;
         },
       },
     });
+    firstCommitted();
     const secondResult = await second!;
     expect(first.created).toBe(true);
     expect(secondResult).toEqual({ ...first, created: false });
+    expect(secondSteps).toEqual(['idempotency_checked', 'balances_locked', 'balances_updated']);
     expect(await postingsWithKey('raced')).toBe(1);
+    const balanceAfter = (await t().pool.query(`SELECT available::bigint AS a FROM balance WHERE account = 'client'`)).rows[0].a;
+    expect(BigInt(balanceAfter) - BigInt(balanceBefore)).toBe(10n); // the second call's balance update rolled back
+  });
+
+  it('the same race with a different request under the key: the loser gets IDEMPOTENCY_CONFLICT from the unique-violation path, nothing of it written', async () => {
+    const loserSteps: string[] = [];
+    let loserLookedUp!: () => void;
+    const lookedUp = new Promise<void>((resolve) => (loserLookedUp = resolve));
+    let winnerCommitted!: () => void;
+    const committed = new Promise<void>((resolve) => (winnerCommitted = resolve));
+    const loser = postTransaction(t().db, request('raced-conflict', '99'), {
+      hooks: {
+        async afterStep(s) {
+          loserSteps.push(s);
+          if (s !== 'idempotency_checked') return;
+          loserLookedUp();
+          await committed;
+        },
+      },
+    }).catch((e: unknown) => e);
+    await lookedUp;
+    await postTransaction(t().db, request('raced-conflict'));
+    winnerCommitted();
+    const error = await loser;
+    expect(error).toBeInstanceOf(OutboxRelayError);
+    expect((error as OutboxRelayError).code).toBe('IDEMPOTENCY_CONFLICT');
+    expect(loserSteps).toEqual(['idempotency_checked', 'balances_locked', 'balances_updated']);
+    expect(await postingsWithKey('raced-conflict')).toBe(1);
   });
 
   it('two concurrent posts with the same key make one posting, again and again', async () => {

@@ -159,6 +159,7 @@ describe('posting validation (property)', () => {
         // Double entry per asset: the sum of all balances of an asset is zero.
         const perAsset = new Map<string, bigint>();
         for (const b of after.balances) perAsset.set(b.k.split('/')[1] as string, (perAsset.get(b.k.split('/')[1] as string) ?? 0n) + BigInt(b.available));
+        expect(perAsset.size).toBeGreaterThan(0);
         for (const sum of perAsset.values()) expect(sum).toBe(0n);
       }),
       { numRuns: 300, seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined },

@@ -14,12 +14,21 @@
  * written by both sinks over the run, in any order and with repeats, but a
  * single document is never written by both at the same instant. On real
  * MongoDB the fence is atomic and the stronger property (no partition) holds
- * too; it is asserted there only (OUTBOX_RELAY_FENCE_UNPARTITIONED=1 or a
- * server that is not FerretDB). Forced on FerretDB v1.24.2 it fails, shrunk to:
+ * too. The unpartitioned test always runs: where the fence is atomic
+ * (MongoDB, or OUTBOX_RELAY_FENCE_UNPARTITIONED=1) it asserts the highest
+ * version; on FerretDB it says so in the test report (an annotation and a
+ * warning) and asserts what does hold there: every document ends whole — the
+ * version, event id and content of one event written for it, nothing torn or
+ * lost. Forced on FerretDB v1.24.2 the strong form fails, shrunk to:
  *   round 1: sink B writes doc 0 v1; round 2: sink A writes v3 while sink B
  *   writes v2 → the document ends at v2 (both saw v1 < theirs, both wrote).
  * Replay: OUTBOX_RELAY_FENCE_UNPARTITIONED=1 FC_SEED=-1327598753 npx vitest run
  *   --project int test/int/properties/sinkFencing.int.test.ts -t without
+ *
+ * Each property runs MIN_RUNS times whatever the machine's speed (no time
+ * limit that would end it early and still pass); FC_NUM_RUNS asks for more.
+ * Each run's documents are deleted after it is checked, so later runs are not
+ * slower than the first ones.
  */
 import fc from 'fast-check';
 import { MongoClient } from 'mongodb';
@@ -71,7 +80,26 @@ async function applyAll(sink: MetadataSink, batches: SinkEvent[][]): Promise<voi
   }
 }
 
-async function runProperty(steps: { doc: number; version: number; side: boolean; cut: boolean; split: boolean }[], run: number, partitioned: boolean): Promise<void> {
+const MIN_RUNS = 200;
+const NUM_RUNS = Math.max(MIN_RUNS, Number(process.env.FC_NUM_RUNS ?? 0) || 0);
+const SEED = process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined;
+
+/** Whether a fenced update is atomic on this server, and which server it is. */
+async function fenceIsAtomic(): Promise<{ atomic: boolean; server: string }> {
+  const build = (await t().mongoDb.admin().command({ buildInfo: 1 })) as { version?: string; ferretdbVersion?: string };
+  const server = build.ferretdbVersion !== undefined ? `FerretDB ${build.ferretdbVersion}` : `MongoDB ${build.version ?? '?'}`;
+  if (process.env.OUTBOX_RELAY_FENCE_UNPARTITIONED === '1') return { atomic: true, server: `${server} (forced by OUTBOX_RELAY_FENCE_UNPARTITIONED=1)` };
+  return { atomic: build.ferretdbVersion === undefined, server };
+}
+
+/**
+ * `highest`: every document ends at its highest version. `whole`: every
+ * document ends as exactly one event written for it (what holds on a server
+ * whose fence is not atomic).
+ */
+type Expectation = 'highest' | 'whole';
+
+async function runProperty(steps: { doc: number; version: number; side: boolean; cut: boolean; split: boolean }[], run: number, partitioned: boolean, expectation: Expectation = 'highest'): Promise<void> {
   let round: typeof steps = [];
   const flush = async () => {
     const owner = new Map<number, 0 | 1>();
@@ -93,16 +121,26 @@ async function runProperty(steps: { doc: number; version: number; side: boolean;
   await flush();
 
   const highest = new Map<number, number>();
-  for (const s of steps) highest.set(s.doc, Math.max(highest.get(s.doc) ?? 0, s.version));
-  const docs = await t()
-    .mongoDb.collection<{ _id: string }>('transaction_metadata')
-    .find({ _id: { $in: [...highest.keys()].map((d) => `fence-${run}-${d}`) } })
-    .toArray();
+  const written = new Map<number, Set<number>>();
+  for (const s of steps) {
+    highest.set(s.doc, Math.max(highest.get(s.doc) ?? 0, s.version));
+    written.set(s.doc, (written.get(s.doc) ?? new Set()).add(s.version));
+  }
+  const collection = t().mongoDb.collection<{ _id: string; version: number }>('transaction_metadata');
+  const ids = [...highest.keys()].map((d) => `fence-${run}-${d}`);
+  const docs = await collection.find({ _id: { $in: ids } }).toArray();
   expect(docs).toHaveLength(highest.size);
   for (const [doc, version] of highest) {
     const stored = docs.find((d) => d._id === `fence-${run}-${doc}`);
-    expect(stored).toMatchObject({ version, eventId: `fence-${run}-${doc}-v${version}`, metadata: content(run, doc, version) });
+    if (expectation === 'highest') {
+      expect(stored).toMatchObject({ version, eventId: `fence-${run}-${doc}-v${version}`, metadata: content(run, doc, version) });
+    } else {
+      const got = stored?.version ?? -1;
+      expect([...(written.get(doc) ?? [])], `doc ${doc} ended at a version never written for it`).toContain(got);
+      expect(stored).toMatchObject({ eventId: `fence-${run}-${doc}-v${got}`, metadata: content(run, doc, got) });
+    }
   }
+  await collection.deleteMany({ _id: { $in: ids } });
 }
 
 describe('sink fencing (property)', () => {
@@ -110,20 +148,23 @@ describe('sink fencing (property)', () => {
     let run = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 60 }), async (steps) => runProperty(steps, run++, true)),
-      // A time limit on top of numRuns keeps the file under a minute on a loaded 2-core machine.
-      { numRuns: 120, interruptAfterTimeLimit: 45_000, seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined },
+      { numRuns: NUM_RUNS, seed: SEED },
     );
-  });
+    expect(run).toBeGreaterThanOrEqual(NUM_RUNS);
+  }, 600_000);
 
-  // Registered only where the fence is atomic (real MongoDB): set
-  // OUTBOX_RELAY_FENCE_UNPARTITIONED=1 when MONGO_URL points at MongoDB. On
-  // FerretDB it fails by design of the server (see the file header), and a
-  // test that is always skipped here would only pretend to prove something.
-  if (process.env.OUTBOX_RELAY_FENCE_UNPARTITIONED === '1') it('without the per-document partition (atomic fence: MongoDB only)', async () => {
+  it('without the per-document partition: every document ends whole, and at its highest version where the fence is atomic (MongoDB)', async ({ annotate }) => {
+    const { atomic, server } = await fenceIsAtomic();
+    if (!atomic) {
+      const note = `${server}: the fenced update is not atomic, so "highest version" does not apply without the partition; asserting only that every document ends whole (one event written for it). Run against MongoDB for the strong form.`;
+      console.warn(`sinkFencing: ${note}`);
+      await annotate(note, 'notice');
+    }
     let run = 100_000;
     await fc.assert(
-      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 60 }), async (steps) => runProperty(steps, run++, false)),
-      { numRuns: 120, interruptAfterTimeLimit: 45_000, seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined },
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 60 }), async (steps) => runProperty(steps, run++, false, atomic ? 'highest' : 'whole')),
+      { numRuns: NUM_RUNS, seed: SEED },
     );
-  }, 120_000);
+    expect(run - 100_000).toBeGreaterThanOrEqual(NUM_RUNS);
+  }, 600_000);
 });

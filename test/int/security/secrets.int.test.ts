@@ -123,7 +123,10 @@ describe('secrets never appear in output (log level trace)', () => {
     await waitFor(async () => (await outboxCounts(t().pool)).delivered === 20, { timeoutMs: 20_000 });
     const url = /"url":"(http:\/\/[^"]+)"/.exec(relay.output())?.[1];
     expect(url, 'the relay logs its ops URL').toBeDefined();
-    await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${opsToken}` } });
+    // A real scrape (so whatever the ops endpoint logs for it is in the output checked below).
+    const scrape = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${opsToken}` } });
+    expect(scrape.status).toBe(200);
+    expect(await scrape.text()).toContain('# TYPE outbox_relay_events_delivered_total counter');
     relay.child.kill('SIGTERM');
     expect((await relay.exited).code).toBe(0);
     expectNoSecrets(relay.output(), 'outbox-relay run');
