@@ -10,7 +10,21 @@ import pg from 'pg';
  */
 export interface SqlDb {
   readonly $client: pg.Pool;
+  /** How `$client` reaches PostgreSQL (default 'transaction': assume a transaction-pooling PgBouncer). */
+  readonly poolMode?: PoolMode;
 }
+
+/**
+ * What may be assumed to survive between two transactions on one pooled
+ * client. 'transaction' (the default, safe everywhere): nothing, because a
+ * transaction-pooling PgBouncer hands each transaction whichever server
+ * connection is free, so no named prepared statements, no session advisory
+ * locks, no `SET` without `LOCAL`, no temp table outliving its transaction.
+ * 'session': DATABASE_URL is direct or session-pooled, so session state is
+ * ours until the client is closed; the hot statements are then prepared once
+ * per connection (README, "Deployment: PostgreSQL poolers").
+ */
+export type PoolMode = 'transaction' | 'session';
 
 export interface PoolOptions {
   max?: number;

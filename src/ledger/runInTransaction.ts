@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { toDrizzle, type DbLike, type Schema } from '../db/client.ts';
-import { DatabaseError, OutboxRelayError, pgErrorCode, RETRYABLE_PG_CODES } from '../errors.ts';
+import { classifyPgError } from '../db/classifyPgError.ts';
+import { DatabaseError, OutboxRelayError, pgErrorCode } from '../errors.ts';
 
 /** The handle a transaction body receives. */
 export type Tx = Parameters<Parameters<NodePgDatabase<Schema>['transaction']>[0]>[0];
@@ -19,21 +21,53 @@ export const DEFAULT_MAX_RETRIES = 5;
  */
 export async function runInTransaction<T>(db: DbLike, body: (tx: Tx) => Promise<T>, options: { maxRetries?: number } = {}): Promise<T> {
   const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
-  const drizzleDb = toDrizzle(db);
   for (let attempt = 0; ; attempt++) {
     try {
-      return await drizzleDb.transaction(body, { isolationLevel: 'read committed' });
+      return await inOneTransaction(db, body);
     } catch (error) {
       if (error instanceof OutboxRelayError) throw error;
+      const kind = classifyPgError(error);
       const code = pgErrorCode(error);
+      if (kind === 'reconnect') {
+        // Not retried here: the connection may have dropped during COMMIT, so
+        // the transaction may have committed. The caller retries (a posting
+        // with the same idempotency key is answered, not written twice).
+        throw new DatabaseError(`database unavailable${code ? ` (${code})` : ''}: ${rootMessage(error)}; retry later`, {
+          cause: error,
+          details: { ...(code ? { sqlstate: code } : {}), transient: true, attempts: attempt + 1 },
+        });
+      }
       if (code === undefined) throw error;
-      if (RETRYABLE_PG_CODES.has(code) && attempt < maxRetries) {
+      if (kind === 'retry-transaction' && attempt < maxRetries) {
         // Full jitter, so the transactions that collided do not collide again in step.
         await sleep(Math.random() * Math.min(200, 10 * 2 ** attempt));
         continue;
       }
       throw new DatabaseError(`database error ${code}: ${rootMessage(error)}`, { cause: error, details: { sqlstate: code, attempts: attempt + 1 } });
     }
+  }
+}
+
+/**
+ * On a pool, check the client out here rather than in drizzle, so a client
+ * that met a `reconnect` error (a read-only server after a failover, a
+ * restart) is destroyed instead of going back to the pool, where it would
+ * answer "read-only" to every later posting.
+ */
+async function inOneTransaction<T>(db: DbLike, body: (tx: Tx) => Promise<T>): Promise<T> {
+  // A drizzle transaction (a savepoint follows) has no $client; a PoolClient is the caller's.
+  const $client = (db as { $client?: unknown }).$client;
+  const pool = db instanceof pg.Pool ? db : $client instanceof pg.Pool ? $client : undefined;
+  if (!pool) return toDrizzle(db).transaction(body, { isolationLevel: 'read committed' });
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    return await toDrizzle(client).transaction(body, { isolationLevel: 'read committed' });
+  } catch (error) {
+    if (classifyPgError(error) === 'reconnect') broken = error instanceof Error ? error : new Error(String(error));
+    throw error;
+  } finally {
+    client.release(broken);
   }
 }
 
