@@ -12,4 +12,8 @@ fi
 if [[ -z "${DATABASE_URL:-}" || -z "${MONGO_URL:-}" ]]; then
   eval "$(node scripts/services.ts)"
 fi
+# `npm run bench -- --pgbouncer`: drain rate and claim latency through PgBouncer vs direct (bench/pgbouncer.ts).
+if [[ "${1:-}" == "--pgbouncer" ]]; then
+  exec node bench/pgbouncer.ts "${@:2}"
+fi
 exec node bench/run.ts "$@"
