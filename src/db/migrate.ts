@@ -1,8 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { DatabaseError, pgErrorCode } from '../errors.ts';
 
+// The package's own drizzle/ folder, from src/db/ (checkout) and dist/db/
+// (installed package) alike; never the working directory.
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
 
 // Any constant works; it only has to be the same for every process migrating.
@@ -26,6 +27,8 @@ const MIGRATION_LOCK_KEY = 7_406_114_201;
  * DatabaseError (code DATABASE_ERROR) naming the migration.
  */
 export async function runMigrations(databaseUrl: string, options: { migrationsFolder?: string } = {}): Promise<{ applied: string[] }> {
+  // Loaded here, not with the package: a writer that imports the library but migrates with the CLI never pays for it.
+  const { readMigrationFiles } = await import('drizzle-orm/migrator');
   const migrations = readMigrationFiles({ migrationsFolder: options.migrationsFolder ?? MIGRATIONS_FOLDER });
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'outbox-relay-migrate' });
   client.on('error', () => {}); // a dropped connection surfaces as the failing query's error
