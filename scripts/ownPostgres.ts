@@ -10,7 +10,7 @@
  * on loopback only, fsync off (throwaway data). Needs the server binaries
  * (Debian: /usr/lib/postgresql/<version>/bin, package postgresql-<version>).
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +87,18 @@ export async function startOwnPostgres(options: { log?: (line: string) => void }
     }
   }
   log(`own postgres: listening on 127.0.0.1:${port}`);
+  let stopped = false;
+  // pg_ctl detaches the server: an owner that dies without stop() (a crash) must not leave it running.
+  process.once('exit', () => {
+    if (stopped) return;
+    try {
+      const [command, args] = asUser(user, join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', 'stop']);
+      execFileSync(command, args, { stdio: 'ignore', timeout: 10_000 });
+    } catch {
+      // not running
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
   const stop = async () => {
     await run('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', '-t', '60', 'stop']).catch(() => {});
   };
@@ -104,6 +116,7 @@ export async function startOwnPostgres(options: { log?: (line: string) => void }
     },
     async stop() {
       await stop();
+      stopped = true;
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -184,7 +184,10 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
       if (await answers(port, users[0] as string)) {
         const pid = child.pid as number;
         log(`pgbouncer: listening on 127.0.0.1:${port} (pid ${pid}, ${poolMode} pooling, pool size ${defaultPoolSize}, state ${dir})`);
-        return handle({ port, pid, dir, ownsDir, child, adminUser: users[0] as string });
+        const bouncer = handle({ port, pid, dir, ownsDir, child, adminUser: users[0] as string });
+        // An owner that dies without stop() (a crash) must not leave it running; `services` keeps its own on purpose.
+        if (!options.detached) killOnExit(pid, ownsDir ? dir : undefined);
+        return bouncer;
       }
       await sleep(50);
     }
@@ -238,6 +241,22 @@ function handle(h: { port: number; pid: number; dir: string; ownsDir: boolean; c
   };
 }
 
+/** PgBouncers this process started and has not stopped yet (never a recycled PID of someone else's). */
+const running = new Set<number>();
+
+function killOnExit(pid: number, dir: string | undefined): void {
+  running.add(pid);
+  process.once('exit', () => {
+    if (!running.has(pid)) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -248,6 +267,7 @@ function alive(pid: number): boolean {
 }
 
 async function stopProcess(pid: number, timeoutMs = 5000): Promise<void> {
+  running.delete(pid);
   if (!alive(pid)) return;
   try {
     process.kill(pid, 'SIGINT'); // PgBouncer: SIGINT is a safe shutdown, SIGTERM an immediate one; both fine for us
