@@ -32,7 +32,8 @@ export class PgBouncerUnavailableError extends Error {
 export interface PgBouncerOptions {
   /** The PostgreSQL it pools (host and port; the database comes from each client). */
   target: { host: string; port: number };
-  poolMode?: 'transaction' | 'session';
+  /** `statement` only to show what refuses to work with it (multi-statement transactions). */
+  poolMode?: 'transaction' | 'session' | 'statement';
   defaultPoolSize?: number;
   /** Users clients log in as (trust auth still wants them listed). Default: postgres, root and the current user. */
   users?: readonly string[];

@@ -55,6 +55,12 @@ export async function runMigrations(databaseUrl: string, options: { migrationsFo
     return { applied };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
+    if (/transaction blocks not allowed in statement pooling mode/i.test(error instanceof Error ? error.message : String(error))) {
+      throw new DatabaseError(
+        'migrate: DATABASE_URL goes through a statement-pooling PgBouncer, which refuses transactions; nothing was applied. Pass a direct URL (or one through transaction or session pooling) with --database-url',
+        { cause: error, details: { poolMode: 'statement' } },
+      );
+    }
     const code = pgErrorCode(error);
     throw new DatabaseError(`migrate: ${current} failed${code ? ` (SQLSTATE ${code})` : ''}: ${error instanceof Error ? error.message : String(error)}; nothing was applied (one transaction)`, {
       cause: error,

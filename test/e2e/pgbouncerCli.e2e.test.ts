@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { startPgBouncer } from '../../scripts/pgbouncer.ts';
 import { MIGRATIONS_FOLDER, runMigrations } from '../../src/db/migrate.ts';
 import { DatabaseError } from '../../src/errors.ts';
 import { createRelay } from '../../src/relay/relay.ts';
@@ -89,6 +90,25 @@ describe('operator commands through PgBouncer (transaction pooling)', () => {
       expect(await tablesOf(scratch.url)).toEqual({ tables: [], migrations: null });
     } finally {
       rmSync(folder, { recursive: true, force: true });
+      await scratch.drop();
+    }
+  });
+
+  it('a statement-pooling PgBouncer (no transactions) makes migrate refuse with a typed error naming --database-url, leaving nothing behind', async () => {
+    const scratch = await emptyDatabase();
+    const target = new URL(t().databaseUrl);
+    const statementBouncer = await startPgBouncer({ target: { host: target.hostname, port: Number(target.port || 5432) }, poolMode: 'statement' });
+    try {
+      const url = statementBouncer.url(new URL(scratch.url).pathname.slice(1), decodeURIComponent(target.username) || 'postgres');
+      const error = await runMigrations(url).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DatabaseError);
+      expect((error as DatabaseError).message).toMatch(/statement-pooling PgBouncer.*nothing was applied.*--database-url/);
+      const proc = spawnCli(['migrate'], { DATABASE_URL: url });
+      expect((await proc.exited).code).not.toBe(0);
+      expect(proc.output()).toMatch(/--database-url/);
+      expect(await tablesOf(scratch.url)).toEqual({ tables: [], migrations: null });
+    } finally {
+      await statementBouncer.stop();
       await scratch.drop();
     }
   });
