@@ -16,4 +16,8 @@ fi
 if [[ "${1:-}" == "--tracing" ]]; then
   exec node bench/tracing.ts "${@:2}"
 fi
+# `npm run bench -- --pgbouncer`: drain rate and claim latency through PgBouncer vs direct (bench/pgbouncer.ts).
+if [[ "${1:-}" == "--pgbouncer" ]]; then
+  exec node bench/pgbouncer.ts "${@:2}"
+fi
 exec node bench/run.ts "$@"

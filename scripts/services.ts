@@ -10,7 +10,12 @@
  * With none working it fails (exit 1) naming what is missing.
  *
  * `down` stops only what this script started: the FerretDB whose PID file it
- * wrote, or the compose services. Never the machine's PostgreSQL.
+ * wrote, the PgBouncer, or the compose services. Never the machine's PostgreSQL.
+ *
+ * `up` also puts a PgBouncer (transaction pooling, scripts/pgbouncer.ts) in
+ * front of that PostgreSQL and prints `export PGBOUNCER_URL=…` (DATABASE_URL's
+ * database through it); without PgBouncer (not installed and not root) it
+ * says why on stderr and prints no PGBOUNCER_URL.
  *
  * Environment knobs: OUTBOX_RELAY_LOCAL_PG_URL (admin URL of the local
  * PostgreSQL, default postgres://postgres@127.0.0.1:5432/postgres),
@@ -20,7 +25,7 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -28,6 +33,7 @@ import { MongoClient } from 'mongodb';
 import pg from 'pg';
 import { dockerComposeAvailable, dockerEngineAvailable } from './docker.ts';
 import { installFerretDbIdIndex } from './ferretdbIdIndex.ts';
+import { ensureServicesPgBouncer, stopServicesPgBouncer } from './pgbouncer.ts';
 
 const execFileAsync = promisify(execFile);
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -37,6 +43,8 @@ const FERRET_STATE = join(CACHE_DIR, 'ferretdb-state');
 const FERRET_PID = join(FERRET_STATE, 'ferretdb.pid');
 const FERRET_LOCK = join(FERRET_STATE, 'start.lock');
 const FERRET_LOG = join(FERRET_STATE, 'ferretdb.log');
+// Not under CACHE_DIR: PgBouncer runs unprivileged and must read its config (root's home is closed).
+const PGBOUNCER_STATE = join(tmpdir(), `outbox-relay-pgbouncer-services-${process.getuid?.() ?? 0}`);
 
 export const DEFAULT_LOCAL_PG = 'postgres://postgres@127.0.0.1:5432/postgres';
 const LOCAL_DB = 'outbox_relay';
@@ -436,6 +444,8 @@ export async function ensureServices(options: ServicesOptions = {}): Promise<Ser
 export async function stopServices(options: ServicesOptions = {}): Promise<string[]> {
   const log = options.log ?? (() => {});
   const stopped: string[] = [];
+  const bouncerPid = await stopServicesPgBouncer(PGBOUNCER_STATE);
+  if (bouncerPid) stopped.push(`pgbouncer (pid ${bouncerPid})`);
   const pid = ourFerretDbPid();
   if (pid) {
     await stopPid(pid);
@@ -477,6 +487,23 @@ async function main(): Promise<void> {
   log(`services: ready (${services.source})`);
   console.log(`export DATABASE_URL=${shellQuote(services.databaseUrl)}`);
   console.log(`export MONGO_URL=${shellQuote(services.mongoUrl)}`);
+  const pgbouncerUrl = await ensurePgBouncerUrl(services.databaseUrl, log);
+  if (pgbouncerUrl) console.log(`export PGBOUNCER_URL=${shellQuote(pgbouncerUrl)}`);
+}
+
+/** DATABASE_URL's database (and user) through our PgBouncer, or undefined (and why, on stderr). */
+export async function ensurePgBouncerUrl(databaseUrl: string, log: (line: string) => void): Promise<string | undefined> {
+  const parsed = new URL(databaseUrl);
+  try {
+    const bouncer = await ensureServicesPgBouncer({ host: parsed.hostname, port: Number(parsed.port || 5432) }, PGBOUNCER_STATE, log);
+    const through = new URL(databaseUrl);
+    through.hostname = '127.0.0.1';
+    through.port = String(bouncer.port);
+    return through.toString();
+  } catch (error) {
+    log(`services: no PgBouncer (${describe(error)}); PGBOUNCER_URL not set`);
+    return undefined;
+  }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

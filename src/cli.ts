@@ -213,7 +213,7 @@ async function demoCommand(options: { rate: string; duration?: string; customers
   process.exit();
 }
 
-const RECONCILE_KEYS: SettingKey[] = ['databaseUrl', 'mongoUrl', 'mongoDb', 'logLevel', 'logFormat'];
+const RECONCILE_KEYS: SettingKey[] = ['databaseUrl', 'mongoUrl', 'mongoDb', 'poolMode', 'logLevel', 'logFormat'];
 
 async function reconcileCommand(
   options: { repair?: boolean; json?: boolean; check?: string[]; sampleLimit: string; pageSize: string; pendingOlderThan: string } & Record<string, unknown>,
@@ -241,7 +241,7 @@ async function reconcileCommand(
   try {
     await mongo.connect();
     const db = createDb(pool);
-    const report = await reconcile({ db, mongoDb: mongo.db(config.mongoDb), logger }, { checks: checks as CheckName[], repair: options.repair === true, ...numbers });
+    const report = await reconcile({ db, mongoDb: mongo.db(config.mongoDb), logger }, { checks: checks as CheckName[], repair: options.repair === true, poolMode: config.poolMode, ...numbers });
     await recordReconcileRun(db, report, 'cli').catch((error: unknown) => logger.warn({ err: error }, 'could not record the reconcile run'));
     console.log(options.json ? JSON.stringify(report, null, 2) : formatReport(report));
     exitCode = reconcileExitCode({ report });

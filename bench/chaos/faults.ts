@@ -8,15 +8,24 @@
  * network to it, as `mongo-cut` does) and starts it again: the relays' drivers
  * see refused connections, then a fresh server process. It needs a server the
  * run owns (mongoServer.ts); without one the kind is never drawn.
+ *
+ * `pg-restart` restarts PostgreSQL itself when the run owns its cluster
+ * (scripts/ownPostgres.ts: fast shutdown, down for 1–3 s, start on the same
+ * port). When it cannot own one, the closest fault it can own: PgBouncer's
+ * `KILL <db>` (every client and server connection of the database dropped,
+ * new ones held), pg_terminate_backend of every relay connection, then
+ * `RESUME <db>`. Without either the kind is never drawn.
  */
-import type pg from 'pg';
+import pg from 'pg';
+import type { OwnPostgres } from '../../scripts/ownPostgres.ts';
+import type { PgBouncer } from '../../scripts/pgbouncer.ts';
 import type { TcpProxy } from '../../test/helpers/tcpProxy.ts';
 import type { Fleet } from './fleet.ts';
 import type { MongoServer } from './mongoServer.ts';
 import type { Rng } from './rng.ts';
 import type { ChaosWriter } from './writer.ts';
 
-export const FAULT_KINDS = ['kill9', 'sigstop', 'mongo-cut', 'mongo-restart', 'pg-terminate', 'burst'] as const;
+export const FAULT_KINDS = ['kill9', 'sigstop', 'mongo-cut', 'mongo-restart', 'pg-terminate', 'pg-restart', 'burst'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultRecord {
@@ -34,8 +43,12 @@ export interface FaultLoopOptions {
   /** The server the relays reach through the proxy, when the run owns it; undefined: no mongo-restart. */
   mongoServer: MongoServer | undefined;
   writer: ChaosWriter;
-  /** A connection to the chaos database not named outbox-relay* (it survives pg-terminate). */
-  admin: pg.Client;
+  /** URL of a database on the chaos server for admin statements (a fresh connection each time: pg-restart cuts every connection). */
+  adminUrl: string;
+  /** The PostgreSQL cluster the run owns (pg-restart restarts it), if any. */
+  ownPostgres: OwnPostgres | undefined;
+  /** The PgBouncer the relays go through, if any (pg-restart's fallback). */
+  pgbouncer: PgBouncer | undefined;
   database: string;
   leaseMs: number;
   durationMs: number;
@@ -48,13 +61,35 @@ export interface FaultLoopOptions {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The kinds this run can inflict: a server we do not own cannot be restarted. */
-export function availableFaultKinds(mongoServer: MongoServer | undefined): readonly FaultKind[] {
-  return mongoServer ? FAULT_KINDS : FAULT_KINDS.filter((k) => k !== 'mongo-restart');
+export function availableFaultKinds(owned: { mongoServer: MongoServer | undefined; ownPostgres: OwnPostgres | undefined; pgbouncer: PgBouncer | undefined }): readonly FaultKind[] {
+  return FAULT_KINDS.filter((k) => (k !== 'mongo-restart' || owned.mongoServer) && (k !== 'pg-restart' || owned.ownPostgres || owned.pgbouncer));
+}
+
+async function adminQuery<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+  const client = new pg.Client({ connectionString: url, application_name: 'chaos-faults' });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return await client.query<R>(text, values);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Relay connections to the chaos database, terminated; how many (and how many were listeners). */
+async function terminateRelayConnections(adminUrl: string, database: string): Promise<{ all: number; listeners: number }> {
+  const { rows } = await adminQuery<{ application_name: string }>(
+    adminUrl,
+    `SELECT application_name FROM pg_stat_activity
+      WHERE datname = $1 AND application_name LIKE 'outbox-relay%' AND pid <> pg_backend_pid() AND pg_terminate_backend(pid)`,
+    [database],
+  );
+  return { all: rows.length, listeners: rows.filter((r) => r.application_name.startsWith('outbox-relay-listen')).length };
 }
 
 export async function runFaultLoop(options: FaultLoopOptions): Promise<{ faults: FaultRecord[]; background: Promise<void> }> {
-  const { rng, fleet, proxy, admin, mongoServer } = options;
-  const kinds = availableFaultKinds(mongoServer);
+  const { rng, fleet, proxy, mongoServer } = options;
+  const kinds = availableFaultKinds(options);
   const faults: FaultRecord[] = [];
   const background: Promise<void>[] = [];
   const started = Date.now();
@@ -109,13 +144,25 @@ export async function runFaultLoop(options: FaultLoopOptions): Promise<{ faults:
         break;
       }
       case 'pg-terminate': {
-        const { rows } = await admin.query<{ application_name: string }>(
-          `SELECT application_name FROM pg_stat_activity
-            WHERE datname = $1 AND application_name LIKE 'outbox-relay%' AND pid <> pg_backend_pid() AND pg_terminate_backend(pid)`,
-          [options.database],
-        );
-        const listeners = rows.filter((r) => r.application_name.startsWith('outbox-relay-listen')).length;
-        detail = `terminated ${rows.length} relay connections (${listeners} listeners)`;
+        const terminated = await terminateRelayConnections(options.adminUrl, options.database);
+        detail = `terminated ${terminated.all} relay connections (${terminated.listeners} listeners)`;
+        break;
+      }
+      case 'pg-restart': {
+        if (options.ownPostgres) {
+          const downMs = rng.int(1000, 3000);
+          await options.ownPostgres.restart({ downMs });
+          detail = `PostgreSQL (the run's own cluster, :${options.ownPostgres.port}) shut down fast, down for ${downMs} ms, restarted`;
+        } else if (options.pgbouncer) {
+          // Only the pooled sessions go through PgBouncer; a relay's LISTEN is direct, so terminate those too.
+          await options.pgbouncer.admin(`KILL ${options.database}`);
+          const terminated = await terminateRelayConnections(options.adminUrl, options.database);
+          await sleep(rng.int(500, 1500));
+          await options.pgbouncer.admin(`RESUME ${options.database}`);
+          detail = `PgBouncer KILL/RESUME of ${options.database} and ${terminated.all} relay connections terminated (no cluster of our own to restart)`;
+        } else {
+          throw new Error('pg-restart drawn without a cluster or PgBouncer the run owns'); // availableFaultKinds excludes it
+        }
         break;
       }
       case 'burst': {

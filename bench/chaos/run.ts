@@ -7,8 +7,15 @@
  * seed first; writes bench/chaos/results/<timestamp>.json; exits 1 when a
  * must-be-zero figure is not zero (2 when the run itself could not run).
  *
+ * PostgreSQL: a cluster of the run's own (scripts/ownPostgres.ts) when this
+ * machine can make one, so `pg-restart` is a real restart; else DATABASE_URL's
+ * server. With --pgbouncer the relays, the writer and the migration go
+ * through a PgBouncer the run starts (transaction pooling, pool size 4);
+ * LISTEN and the run's own checks go direct.
+ *
  * Flags: --quick (≈2 min), --seed N, --duration S (fault phase), --keep
- * (keep the databases), --rate N (writer postings/s).
+ * (keep the databases; uses DATABASE_URL's server, not a cluster of its own),
+ * --rate N (writer postings/s), --pgbouncer.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,6 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
+import { startOwnPostgres, type OwnPostgres } from '../../scripts/ownPostgres.ts';
+import { startPgBouncer, type PgBouncer } from '../../scripts/pgbouncer.ts';
 import { createDb, createPool } from '../../src/db/client.ts';
 import { runMigrations } from '../../src/db/migrate.ts';
 import { reconcile } from '../../src/reconcile/reconcile.ts';
@@ -40,6 +49,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string' },
     rate: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    pgbouncer: { type: 'boolean', default: false },
   },
 });
 
@@ -82,14 +92,31 @@ async function main(): Promise<number> {
   const name = `outbox_relay_chaos_${seed}_${randomBytes(2).toString('hex')}`;
   const rng = createRng(seed);
   mkdirSync(RESULTS, { recursive: true });
-  const databaseUrl = withDatabase(databaseUrlBase as string, name);
+  let ownPostgres: OwnPostgres | undefined;
+  if (!args.keep) {
+    ownPostgres = await startOwnPostgres({ log }).catch((error: unknown) => {
+      log(`PostgreSQL: no cluster of our own (${error instanceof Error ? error.message : String(error)}); using DATABASE_URL's server, pg-restart ${args.pgbouncer ? 'becomes PgBouncer KILL + terminate' : 'is left out'}`);
+      return undefined;
+    });
+  }
+  const serverUrl = ownPostgres ? ownPostgres.url('postgres') : (databaseUrlBase as string);
+  // The run's own checks (monitor, verify, faults) always go direct.
+  const databaseUrl = withDatabase(serverUrl, name);
+  let pgbouncer: PgBouncer | undefined;
+  if (args.pgbouncer) {
+    const target = new URL(serverUrl);
+    pgbouncer = await startPgBouncer({ target: { host: target.hostname, port: Number(target.port || 5432) }, poolMode: 'transaction', defaultPoolSize: 4, log });
+  }
+  // What the relays and the writer use for DATABASE_URL.
+  const pooledUrl = pgbouncer ? pgbouncer.url(name, decodeURIComponent(new URL(serverUrl).username) || 'postgres') : databaseUrl;
+  const describePostgres = `${ownPostgres ? `the run's own cluster on :${ownPostgres.port} (restartable)` : 'DATABASE_URL\'s server'}${pgbouncer ? `, DATABASE_URL through PgBouncer :${pgbouncer.port} (transaction pooling, pool size 4), LISTEN direct` : ''}`;
 
-  const admin = new pg.Client({ connectionString: adminUrl(databaseUrlBase as string), application_name: 'chaos-admin' });
+  const admin = new pg.Client({ connectionString: adminUrl(serverUrl), application_name: 'chaos-admin' });
   await admin.connect();
   await admin.query(`CREATE DATABASE "${name}"`);
   await admin.end();
-  log(`database ${name} created (PostgreSQL and MongoDB)`);
-  await runMigrations(databaseUrl);
+  log(`database ${name} created (PostgreSQL and MongoDB); PostgreSQL: ${describePostgres}`);
+  await runMigrations(pooledUrl);
 
   const mongoServer = await startDedicatedMongoServer(mongoUrl as string, `${RESULTS}${stamp}-ferretdb.log`);
   if (mongoServer) log(`MongoDB-compatible server: ${describeMongoServer(mongoServer)}, pid ${mongoServer.pid}, log ${RESULTS}${stamp}-ferretdb.log`);
@@ -102,10 +129,10 @@ async function main(): Promise<number> {
   proxiedMongo.host = `127.0.0.1:${proxy.port}`;
   if (!proxiedMongo.searchParams.has('directConnection')) proxiedMongo.searchParams.set('directConnection', 'true');
 
-  const pool = createPool(databaseUrl, { max: 12, applicationName: 'chaos-writer' });
+  const pool = createPool(pooledUrl, { max: 12, applicationName: 'chaos-writer' });
   const db = createDb(pool);
-  const monitor = new pg.Client({ connectionString: databaseUrl, application_name: 'chaos-monitor' });
-  await monitor.connect();
+  // A pool, not a client: pg-restart cuts every connection, and a pool reconnects.
+  const monitor = createPool(databaseUrl, { max: 2, applicationName: 'chaos-monitor' });
   // Verification reads the relays' server directly (not through the proxy). Not the shared FerretDB on
   // MONGO_URL even though it has the same backend: FerretDB 1.x loads its collection catalog once per
   // process, so a database created through another FerretDB stays invisible (empty) through it.
@@ -117,7 +144,8 @@ async function main(): Promise<number> {
     size: RELAYS,
     logFile: `${RESULTS}${stamp}-relays.log`,
     env: {
-      DATABASE_URL: databaseUrl,
+      DATABASE_URL: pooledUrl,
+      OUTBOX_RELAY_LISTEN_DATABASE_URL: databaseUrl,
       MONGO_URL: proxiedMongo.toString(),
       MONGO_DB: name.slice(0, 63),
       OUTBOX_RELAY_LEASE_MS: String(LEASE_MS),
@@ -164,8 +192,10 @@ async function main(): Promise<number> {
     await Promise.allSettled([pool.end(), monitor.end(), args.keep ? Promise.resolve() : mongoDb.dropDatabase()]);
     await mongo.close().catch(() => {});
     await mongoServer?.close().catch(() => {}); // after dropDatabase, which goes through it
-    if (!args.keep) {
-      const dropper = new pg.Client({ connectionString: adminUrl(databaseUrlBase as string), application_name: 'chaos-admin' });
+    await pgbouncer?.stop().catch(() => {});
+    if (ownPostgres) await ownPostgres.stop().catch(() => {}); // the whole cluster goes, database included
+    else if (!args.keep) {
+      const dropper = new pg.Client({ connectionString: adminUrl(serverUrl), application_name: 'chaos-admin' });
       await dropper.connect();
       await dropper.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).finally(() => dropper.end());
     } else log(`kept databases: PostgreSQL ${name}, MongoDB ${name.slice(0, 63)}`);
@@ -181,8 +211,6 @@ async function main(): Promise<number> {
     log(`${RELAYS} relays started (lease ${LEASE_MS} ms, MongoDB through proxy :${proxy.port} to ${describeMongoServer(mongoServer)}); writer at ${rate}/s; faults for ${faultPhaseMs / 1000} s`);
     const writer = startWriter(db, { ratePerSecond: rate, accounts, concurrency: 4, updateShare: 0.25 });
 
-    const faultAdmin = new pg.Client({ connectionString: withDatabase(databaseUrlBase as string, 'postgres'), application_name: 'chaos-faults' });
-    await faultAdmin.connect();
     const phaseStarted = Date.now();
     const { faults, background } = await runFaultLoop({
       rng,
@@ -190,7 +218,9 @@ async function main(): Promise<number> {
       proxy,
       mongoServer,
       writer,
-      admin: faultAdmin,
+      adminUrl: adminUrl(serverUrl),
+      ownPostgres,
+      pgbouncer,
       database: name,
       leaseMs: LEASE_MS,
       durationMs: faultPhaseMs,
@@ -198,7 +228,6 @@ async function main(): Promise<number> {
       repeatBursts: !quick,
       onFault: (f) => log(`fault ${f.kind}: ${f.detail}  (pending ${lastPending})`),
     });
-    await faultAdmin.end();
     fleet.resumeAll();
     await writer.stop();
     await background; // a burst still running finishes before the drain is timed
@@ -248,7 +277,8 @@ async function main(): Promise<number> {
       relays: RELAYS,
       leaseMs: LEASE_MS,
       mongoServer: describeMongoServer(mongoServer),
-      faultKinds: availableFaultKinds(mongoServer),
+      postgres: describePostgres,
+      faultKinds: availableFaultKinds({ mongoServer, ownPostgres, pgbouncer }),
       postingsCommitted: counts.rows[0]?.postings ?? 0,
       metadataUpdates: writer.stats.metadataUpdates,
       eventsCommitted: counts.rows[0]?.events ?? 0,
@@ -275,7 +305,8 @@ async function main(): Promise<number> {
         `seed ${seed}${quick ? ' (quick)' : ''}: ${ok ? 'OK' : 'FAILED'}`,
         `postings committed ${result.postingsCommitted}, metadata updates ${result.metadataUpdates}, events committed ${result.eventsCommitted}, writer errors ${result.writerErrors}`,
         `MongoDB-compatible server the relays used: ${describeMongoServer(mongoServer)}`,
-        `faults: ${FAULT_KINDS.map((k) => `${k} ${availableFaultKinds(mongoServer).includes(k) ? byKind[k] : 'n/a'}`).join(', ')}`,
+        `PostgreSQL: ${describePostgres}`,
+        `faults: ${FAULT_KINDS.map((k) => `${k} ${availableFaultKinds({ mongoServer, ownPostgres, pgbouncer }).includes(k) ? byKind[k] : 'n/a'}`).join(', ')}`,
         `max lag ${result.maxLagSeconds} s (max pending ${maxPending}, ${samples} samples every 500 ms); drain after faults stopped ${drainMs} ms`,
         `late finishes of paused relays fenced out: ${staleFinishesFenced}`,
         `events lost ${mustBeZero.eventsLost}, documents wrong ${mustBeZero.documentsWrong}, events dead ${mustBeZero.eventsDead}, duplicate effects ${mustBeZero.duplicateEffects} (documents by another event ${independent.duplicateDocumentEvents}, extra deliveries ${independent.duplicateDeliveries})`,

@@ -10,7 +10,21 @@ import pg from 'pg';
  */
 export interface SqlDb {
   readonly $client: pg.Pool;
+  /** How `$client` reaches PostgreSQL (default 'transaction': assume a transaction-pooling PgBouncer). */
+  readonly poolMode?: PoolMode;
 }
+
+/**
+ * What may be assumed to survive between two transactions on one pooled
+ * client. 'transaction' (the default, safe everywhere): nothing, because a
+ * transaction-pooling PgBouncer hands each transaction whichever server
+ * connection is free, so no named prepared statements, no session advisory
+ * locks, no `SET` without `LOCAL`, no temp table outliving its transaction.
+ * 'session': DATABASE_URL is direct or session-pooled, so session state is
+ * ours until the client is closed; the hot statements are then prepared once
+ * per connection (README, "Deployment: PostgreSQL poolers").
+ */
+export type PoolMode = 'transaction' | 'session';
 
 export interface PoolOptions {
   max?: number;
@@ -30,5 +44,11 @@ export function createPool(databaseUrl: string, options: PoolOptions = {}): pg.P
   // An idle client that loses its connection emits 'error' on the pool; without
   // a listener that would crash the process. The next checkout reconnects.
   pool.on('error', () => {});
+  // A checked-out client has no listener of the pool's: a server that goes away
+  // between two statements of a transaction (a restart, a failover, PgBouncer's
+  // KILL) would emit 'error' on it with nobody listening and crash the process
+  // (seen in the chaos run's pg-restart). The statement in flight, or the next
+  // one, fails anyway, and release() drops a client that is no longer queryable.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }

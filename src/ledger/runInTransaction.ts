@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
+import { classifyPgError } from '../db/classifyPgError.ts';
 import { classifyHandle, runnerFor, type DbLike, type SqlRunner } from '../db/sqlRunner.ts';
-import { DatabaseError, OutboxRelayError, pgErrorCode, RETRYABLE_PG_CODES } from '../errors.ts';
+import { DatabaseError, OutboxRelayError, pgErrorCode } from '../errors.ts';
 
 /** The handle a transaction body receives. */
 export type Tx = SqlRunner;
@@ -24,9 +25,19 @@ export async function runInTransaction<T>(db: DbLike, body: (tx: Tx) => Promise<
       return await transactionOnce(db, body);
     } catch (error) {
       if (error instanceof OutboxRelayError) throw error;
+      const kind = classifyPgError(error);
       const code = pgErrorCode(error);
+      if (kind === 'reconnect') {
+        // Not retried here: the connection may have dropped during COMMIT, so
+        // the transaction may have committed. The caller retries (a posting
+        // with the same idempotency key is answered, not written twice).
+        throw new DatabaseError(`database unavailable${code ? ` (${code})` : ''}: ${rootMessage(error)}; retry later`, {
+          cause: error,
+          details: { ...(code ? { sqlstate: code } : {}), transient: true, attempts: attempt + 1 },
+        });
+      }
       if (code === undefined) throw error;
-      if (RETRYABLE_PG_CODES.has(code) && attempt < maxRetries) {
+      if (kind === 'retry-transaction' && attempt < maxRetries) {
         // Full jitter, so the transactions that collided do not collide again in step.
         await sleep(Math.random() * Math.min(200, 10 * 2 ** attempt));
         continue;
@@ -50,6 +61,12 @@ async function transactionOnce<T>(db: DbLike, body: (tx: Tx) => Promise<T>): Pro
       let broken: Error | undefined;
       try {
         return await onClient(client, body, (error) => (broken = error));
+      } catch (error) {
+        // A client that met a `reconnect` error (a read-only server after a
+        // failover, a restart) is destroyed: back in the pool it would answer
+        // "read-only" to every later posting.
+        if (classifyPgError(error) === 'reconnect') broken ??= error instanceof Error ? error : new Error(String(error));
+        throw error;
       } finally {
         // A client whose ROLLBACK failed is in an unknown state: destroy it rather than pool it.
         client.release(broken);

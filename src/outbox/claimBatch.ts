@@ -1,4 +1,5 @@
 import type { SqlDb } from '../db/pool.ts';
+import { statement } from '../db/statement.ts';
 import type { TraceContext } from '../tracing/traceContext.ts';
 import type { OutboxEvent } from '../types.ts';
 
@@ -20,8 +21,9 @@ import type { OutboxEvent } from '../types.ts';
  *   `outbox_pending_idx (id) WHERE status = 'pending'`, and ORDER BY id LIMIT
  *   lets the planner walk that index in order and stop after n rows, with
  *   available_at/claimed_until as a cheap filter on the heap row. Verified with
- *   EXPLAIN on 5,000 rows for both the custom and the generic plan of this
- *   prepared statement (test/int/outbox/claimBatch.int.test.ts): Index Scan
+ *   EXPLAIN on 5,000 rows for both the custom plan (what an unnamed statement,
+ *   the default, gets every time) and the generic plan (what a named one may
+ *   settle on in session mode) (test/int/outbox/claimBatch.int.test.ts): Index Scan
  *   using outbox_pending_idx, no Sort, no Seq Scan.
  *   claimed_* and available_at are not indexed, so the stamp is a HOT update.
  * - `id = ANY(ARRAY(subquery))` rather than a join with a CTE: the subquery
@@ -119,8 +121,8 @@ export async function claimBatch(db: SqlDb, options: { relayId: string; batchSiz
   const { relayId, batchSize, leaseMs } = options;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`claimBatch: batchSize must be a positive integer (got ${batchSize})`);
   if (!(leaseMs > 0)) throw new RangeError(`claimBatch: leaseMs must be > 0 (got ${leaseMs})`);
-  // Named: parsed and planned once per connection (the hot path).
-  const { rows } = await db.$client.query<ClaimedRow>({ name: 'outbox_claim_batch', text: CLAIM_BATCH_SQL, values: [relayId, batchSize, leaseMs] });
+  // Named only in session mode (db/statement.ts): through a transaction pooler a name breaks.
+  const { rows } = await db.$client.query<ClaimedRow>(statement(db, 'outbox_claim_batch', CLAIM_BATCH_SQL, [relayId, batchSize, leaseMs]));
   // UPDATE … RETURNING does not keep the CTE's order.
   return rows.map(toEvent).sort((a, b) => a.id - b.id);
 }

@@ -1,5 +1,5 @@
 import type { SqlDb } from '../db/pool.ts';
-import { tryWithAdvisoryLock } from '../db/tryWithAdvisoryLock.ts';
+import { tryInLockedTransaction } from '../db/tryInLockedTransaction.ts';
 
 /**
  * Advisory lock key for pruning (one relay at a time). A fixed constant
@@ -11,10 +11,11 @@ export const DEFAULT_PRUNE_BATCH_SIZE = 5_000;
 export const DEFAULT_PRUNE_MAX_BATCHES = 100;
 
 /**
- * Bounded batches, each its own autocommitted statement: no long transaction
- * that would hold back the xmin horizon (and so vacuum of the hot outbox),
- * and dead tuples vacuumed as we go. Oldest first, through
- * outbox_delivered_delivered_at_idx.
+ * Bounded batches, each its own short transaction that takes the prune lock
+ * (transaction-scoped, so it cannot leak on a pooled server connection) and
+ * deletes one batch: no long transaction that would hold back the xmin
+ * horizon (and so vacuum of the hot outbox), and dead tuples vacuumed as we
+ * go. Oldest first, through outbox_delivered_delivered_at_idx.
  */
 const DELETE_BATCH_SQL = `
 DELETE FROM outbox_delivered
@@ -39,15 +40,13 @@ export async function pruneDelivered(
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`pruneDelivered: batchSize must be a positive integer (got ${batchSize})`);
   if (!Number.isInteger(maxBatches) || maxBatches < 1) throw new RangeError(`pruneDelivered: maxBatches must be a positive integer (got ${maxBatches})`);
 
-  const outcome = await tryWithAdvisoryLock(db.$client, PRUNE_LOCK_KEY, async (client) => {
-    let deleted = 0;
-    for (let batch = 0; batch < maxBatches; batch++) {
-      const result = await client.query(DELETE_BATCH_SQL, [options.retentionMs, batchSize]);
-      const n = result.rowCount ?? 0;
-      deleted += n;
-      if (n < batchSize) break;
-    }
-    return deleted;
-  });
-  return outcome.ran ? { ran: true, deleted: outcome.value } : outcome;
+  let deleted = 0;
+  for (let batch = 0; batch < maxBatches; batch++) {
+    const outcome = await tryInLockedTransaction(db.$client, PRUNE_LOCK_KEY, async (client) => (await client.query(DELETE_BATCH_SQL, [options.retentionMs, batchSize])).rowCount ?? 0);
+    // Locked at the first batch: another relay prunes. Later: it took over between our batches.
+    if (!outcome.ran) return batch === 0 ? outcome : { ran: true, deleted };
+    deleted += outcome.value;
+    if (outcome.value < batchSize) break;
+  }
+  return { ran: true, deleted };
 }

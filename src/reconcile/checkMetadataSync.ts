@@ -17,6 +17,12 @@ type Tally = { findings: Findings; checked: number; skippedInFlight: number; rep
  * - `keyset` (MongoDB): keyset pages over Postgres, one `$in` per page;
  * - `scan` (FerretDB, whose `$in` is a full scan): one streamed read of the
  *   collection into a temp table, one join in Postgres yields candidates.
+ *   A temp table belongs to a server connection, so in poolMode
+ *   'transaction' (a transaction-pooling PgBouncer may hand each statement
+ *   another one) it lives in one transaction (ON COMMIT DROP) per collection;
+ *   that transaction holds a transaction id, so vacuum waits for it while
+ *   the collection is read. In 'session' mode each statement autocommits and
+ *   the table is dropped at the end.
  *
  * Every candidate is read again (Postgres, then MongoDB) before it is
  * reported: between the two reads a writer may have moved on and the relay
@@ -57,9 +63,11 @@ async function keysetEntity(ctx: CheckContext, entity: Entity, collection: Colle
 async function scanEntity(ctx: CheckContext, entity: Entity, collection: Collection<StoredMetadata>, tally: Tally): Promise<void> {
   const client = await ctx.db.$client.connect();
   const table = `reconcile_seen_${randomBytes(6).toString('hex')}`;
+  const inTransaction = ctx.poolMode === 'transaction';
   let broken: Error | undefined;
   try {
-    await loadStoredMetadata(client, collection, table, ctx.pageSize);
+    if (inTransaction) await client.query('BEGIN');
+    await loadStoredMetadata(client, collection, table, ctx.pageSize, { onCommitDrop: inTransaction });
     const pending = `EXISTS (SELECT 1 FROM outbox o WHERE o.aggregate_type = $1 AND o.aggregate_id = e.id::text AND o.status = 'pending')`;
     const counts = await client.query<{ skipped: string; checked: string }>(
       `SELECT count(*) FILTER (WHERE x.in_flight) AS skipped, count(*) FILTER (WHERE NOT x.in_flight) AS checked
@@ -83,11 +91,14 @@ async function scanEntity(ctx: CheckContext, entity: Entity, collection: Collect
       await confirmAndRecord(ctx, entity, collection, rows.map((r) => r.id), tally);
       if (rows.length < ctx.pageSize) break;
     }
+    // COMMIT drops the table (ON COMMIT DROP).
+    if (inTransaction) await client.query('COMMIT');
   } catch (error) {
     broken = error instanceof Error ? error : new Error(String(error));
+    if (inTransaction) await client.query('ROLLBACK').catch(() => {});
     throw error;
   } finally {
-    if (!broken) await client.query(`DROP TABLE IF EXISTS ${table}`).catch((error: unknown) => (broken = error instanceof Error ? error : new Error(String(error))));
+    if (!broken && !inTransaction) await client.query(`DROP TABLE IF EXISTS ${table}`).catch((error: unknown) => (broken = error instanceof Error ? error : new Error(String(error))));
     // A connection that failed mid-way may still hold the temp table: destroy it rather than pool it.
     client.release(broken);
   }

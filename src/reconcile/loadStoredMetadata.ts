@@ -8,19 +8,27 @@ import { CANONICAL_UUID_PATTERN } from '../uuid.ts';
 
 /**
  * Stream one collection (one unsorted cursor, `batchSize` documents in memory)
- * into a session temp table `(id uuid, version, hash)` on `client`, so the
- * comparison with Postgres becomes one join there.
+ * into a temp table `(id uuid, version, hash)` on `client`, so the
+ * comparison with Postgres becomes one join there. With `onCommitDrop` the
+ * caller has opened a transaction and the table ends with it (pooler-safe);
+ * otherwise it is a session table the caller drops.
  *
  * Why: on FerretDB 1.24 every find is a full scan of the collection's backing
  * table (measured: `_id: { $in: 1000 ids }` and a sorted `_id > last` page
  * each take ~8 s at 100,000 documents; even `_id: <string>` reads ~47 ms), so
  * a per-page `$in` costs O(n²). One sequential read is O(n) on every server.
- * Each statement autocommits: no transaction stays open (it would hold back
- * vacuum of the outbox). Only entity-shaped ids are kept: anything else is
+ * Without `onCommitDrop` each statement autocommits: no transaction stays open
+ * (it would hold back vacuum of the outbox). Only entity-shaped ids are kept: anything else is
  * orphan-documents' business.
  */
-export async function loadStoredMetadata(client: pg.PoolClient, collection: Collection<StoredMetadata>, table: string, batchSize: number): Promise<number> {
-  await client.query(`CREATE TEMP TABLE ${table} (id uuid PRIMARY KEY, version double precision, hash text)`);
+export async function loadStoredMetadata(
+  client: pg.PoolClient,
+  collection: Collection<StoredMetadata>,
+  table: string,
+  batchSize: number,
+  options: { onCommitDrop?: boolean } = {},
+): Promise<number> {
+  await client.query(`CREATE TEMP TABLE ${table} (id uuid PRIMARY KEY, version double precision, hash text)${options.onCommitDrop ? ' ON COMMIT DROP' : ''}`);
   let loaded = 0;
   let batch: { id: string; version: number | null; hash: string | null }[] = [];
   const flush = async () => {

@@ -39,7 +39,9 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions =
     pendingOlderThanSeconds: nonNegative('pendingOlderThanSeconds', options.pendingOlderThanSeconds ?? DEFAULT_PENDING_OLDER_THAN_SECONDS),
     repair: options.repair === true,
     strategy: 'keyset',
+    poolMode: options.poolMode ?? 'transaction',
   };
+  if (!['transaction', 'session'].includes(ctx.poolMode)) throw new RangeError(`reconcile: poolMode must be transaction or session (got ${String(ctx.poolMode)})`);
   const names = options.checks ?? CHECK_NAMES;
   for (const name of names) if (!(name in CHECKS)) throw new RangeError(`reconcile: unknown check ${JSON.stringify(name)} (known: ${CHECK_NAMES.join(', ')})`);
 

@@ -5,6 +5,7 @@
  */
 import type { Db as MongoDb } from 'mongodb';
 import type { Db } from '../db/client.ts';
+import type { PoolMode } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 
 export const CHECK_NAMES = ['metadata-sync', 'orphan-documents', 'orphan-transactions', 'double-entry', 'balances', 'outbox-health'] as const;
@@ -57,6 +58,13 @@ export interface ReconcileOptions {
    * full scan), `auto` (default: `scan` on FerretDB, else `keyset`).
    */
   strategy?: 'auto' | 'keyset' | 'scan';
+  /**
+   * How `db` reaches PostgreSQL (default 'transaction'): decides whether the
+   * `scan` strategy's temp table lives in one transaction (pooler-safe) or in
+   * the session (direct/session pooling: no transaction open while MongoDB
+   * is read).
+   */
+  poolMode?: PoolMode;
 }
 
 /** Options with defaults applied, as every check sees them. */
@@ -67,6 +75,7 @@ export interface CheckContext extends ReconcileDeps {
   pendingOlderThanSeconds: number;
   repair: boolean;
   strategy: 'keyset' | 'scan';
+  poolMode: PoolMode;
 }
 
 /** Entity types whose metadata the ledger projects to MongoDB: aggregate type → Postgres table. */

@@ -1,5 +1,6 @@
 import { reconcile } from './reconcile.ts';
-import { tryWithAdvisoryLock } from '../db/tryWithAdvisoryLock.ts';
+import { tryInLockedTransaction } from '../db/tryInLockedTransaction.ts';
+import { recordReconcileRun } from './recordReconcileRun.ts';
 import type { ReconcileDeps, ReconcileOptions, ReconcileReport } from './reconcileTypes.ts';
 
 /**
@@ -11,15 +12,27 @@ export const RECONCILE_LOCK_KEY = 7_420_151_002n;
 
 /**
  * Run `reconcile` unless another session already is (the relay's
- * `--reconcile-every`: every relay has the timer, one runs it). The lock is
- * session-level, so it is taken and released on one checked-out client that
- * stays out of the pool while the checks run on others; if unlocking fails
- * the connection is destroyed, which releases the lock.
+ * `--reconcile-every`: every relay has the timer, one runs it), and record
+ * the run in reconcile_run as `ranBy`.
+ *
+ * The lock is transaction-scoped (pooler-safe, see db/tryInLockedTransaction):
+ * one transaction takes it, stays open while the checks run on other pool
+ * connections, then records the run and commits, which releases the lock. The
+ * run is recorded inside the locked transaction, so two recorded periodic runs
+ * never overlap. That transaction only reads until its one INSERT, so it holds
+ * no transaction id and no snapshot while the checks run (READ COMMITTED
+ * drops the snapshot after each statement): it does not hold back vacuum.
+ * A PgBouncer in transaction mode keeps one server connection for it.
  */
 export async function runReconcileExclusive(
   deps: ReconcileDeps,
-  options: ReconcileOptions = {},
+  options: ReconcileOptions & { ranBy: string },
 ): Promise<{ ran: true; report: ReconcileReport } | { ran: false; reason: 'locked' }> {
-  const outcome = await tryWithAdvisoryLock(deps.db.$client, RECONCILE_LOCK_KEY, () => reconcile(deps, options));
+  const { ranBy, ...reconcileOptions } = options;
+  const outcome = await tryInLockedTransaction(deps.db.$client, RECONCILE_LOCK_KEY, async (client) => {
+    const report = await reconcile(deps, reconcileOptions);
+    await recordReconcileRun(client, report, ranBy);
+    return report;
+  });
   return outcome.ran ? { ran: true, report: outcome.value } : outcome;
 }

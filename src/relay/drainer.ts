@@ -1,3 +1,4 @@
+import { classifyPgError } from '../db/classifyPgError.ts';
 import type { SqlDb } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
@@ -212,6 +213,13 @@ export class Drainer {
       }, this.pausedUntil - Date.now() + 5);
       this.resumeTimer.unref();
     }
-    this.deps.logger.warn({ err: error, retryInMs: Math.round(delay), streak: this.errorStreak }, message);
+    // A restarting, failing-over or read-only PostgreSQL (classifyPgError): the
+    // claims stay as they are (their lease runs out), no attempt is counted, and
+    // pool.query already dropped the connection, so the next try reconnects.
+    const postgresDown = classifyPgError(error) === 'reconnect';
+    this.deps.logger.warn(
+      { err: error, retryInMs: Math.round(delay), streak: this.errorStreak, ...(postgresDown ? { postgres: 'unavailable or read-only' } : {}) },
+      postgresDown ? `${message}: PostgreSQL unavailable or read-only; backing off, then reconnecting` : message,
+    );
   }
 }

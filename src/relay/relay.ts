@@ -57,7 +57,7 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
   const abort = new AbortController();
   const pool = createPool(resolved.databaseUrl, { max: resolved.poolSize, applicationName: `outbox-relay:${resolved.relayId}`.slice(0, 63) });
   // Plain SQL over the pool: the relay never loads drizzle-orm (see db/pool.ts).
-  const db: SqlDb = { $client: pool };
+  const db: SqlDb = { $client: pool, poolMode: resolved.poolMode };
   const metrics = createRelayMetrics({ sampleLag: () => readLag(db) });
   const mongo = new MongoClient(resolved.mongoUrl, { serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000, appName: 'outbox-relay' });
   const sink = createMongoSink(mongo.db(resolved.mongoDb), { retries: resolved.sinkRetries, logger: logger.child({ component: 'sink' }) });
@@ -137,16 +137,18 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
   const reconcilePeriodically = async () => {
     try {
       // Loaded on first use: reconcile's repair path brings drizzle-orm (see db/pool.ts).
-      const [{ createDb }, { runReconcileExclusive }, { recordReconcileMetrics }, { recordReconcileRun }] = await Promise.all([
+      const [{ createDb }, { runReconcileExclusive }, { recordReconcileMetrics }] = await Promise.all([
         import('../db/client.ts'),
         import('../reconcile/runReconcileExclusive.ts'),
         import('../reconcile/recordReconcileMetrics.ts'),
-        import('../reconcile/recordReconcileRun.ts'),
       ]);
-      const outcome = await runReconcileExclusive({ db: createDb(pool), mongoDb: mongo.db(resolved.mongoDb), logger: logger.child({ component: 'reconcile' }) }, {});
+      // Records the run in reconcile_run inside the transaction holding the lock.
+      const outcome = await runReconcileExclusive(
+        { db: createDb(pool), mongoDb: mongo.db(resolved.mongoDb), logger: logger.child({ component: 'reconcile' }) },
+        { ranBy: resolved.relayId, poolMode: resolved.poolMode },
+      );
       if (!outcome.ran) return; // another relay is reconciling
       recordReconcileMetrics(metrics, outcome.report);
-      await recordReconcileRun(db, outcome.report, resolved.relayId);
       const problems = Object.entries(outcome.report.checks).filter(([, c]) => c && c.problems > 0).map(([name, c]) => `${name}: ${c?.problems}`);
       if (outcome.report.ok) logger.info({ durationMs: outcome.report.durationMs }, 'reconcile clean');
       else logger.error({ problems, durationMs: outcome.report.durationMs }, 'reconcile found problems (run `outbox-relay reconcile` for details)');

@@ -3,13 +3,21 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { startPgBouncer } from '../../scripts/pgbouncer.ts';
 import { MIGRATIONS_FOLDER, runMigrations } from '../../src/db/migrate.ts';
 import { resolveTestServices } from './testServices.ts';
 import { adminUrl, withDatabase } from './urls.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    services: { databaseUrl: string; mongoUrl: string; templateDatabase: string; runId: string };
+    services: {
+      databaseUrl: string;
+      mongoUrl: string;
+      templateDatabase: string;
+      runId: string;
+      /** databaseUrl through this run's PgBouncer (transaction pooling, default_pool_size 4); any database name is routed. */
+      pgbouncerUrl: string;
+    };
   }
 }
 
@@ -46,8 +54,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await admin.end();
   }
   const runId = randomBytes(3).toString('hex');
-  project.provide('services', { databaseUrl: services.databaseUrl, mongoUrl: services.mongoUrl, templateDatabase, runId });
+  // One PgBouncer for the run, in front of the same PostgreSQL (test/int/pgbouncer/).
+  const target = new URL(services.databaseUrl);
+  const bouncer = await startPgBouncer({ target: { host: target.hostname, port: Number(target.port || 5432) }, poolMode: 'transaction', defaultPoolSize: 4 });
+  const pgbouncerUrl = new URL(services.databaseUrl);
+  pgbouncerUrl.hostname = '127.0.0.1';
+  pgbouncerUrl.port = String(bouncer.port);
+  project.provide('services', { databaseUrl: services.databaseUrl, mongoUrl: services.mongoUrl, templateDatabase, runId, pgbouncerUrl: pgbouncerUrl.toString() });
   return async () => {
+    await bouncer.stop();
     await services.stop();
   };
 }

@@ -80,11 +80,28 @@ describe('npm run services', () => {
     const second = await runServices(['up'], process.env);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toBe(first.stdout);
-    expect(first.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^export DATABASE_URL=/), expect.stringMatching(/^export MONGO_URL=/)]);
+    expect(first.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^export DATABASE_URL=/), expect.stringMatching(/^export MONGO_URL=/), expect.stringMatching(/^export PGBOUNCER_URL=/)]);
     const exported = await evalInShell(first.stdout);
     expect(exported.DATABASE_URL).toMatch(/^postgres(ql)?:\/\//);
     expect(exported.MONGO_URL).toMatch(/^mongodb:\/\//);
     expect(await mongoReachable(exported.MONGO_URL)).toBeUndefined();
+    // PGBOUNCER_URL: DATABASE_URL's database through a PgBouncer in transaction pooling mode.
+    const pgbouncerUrl = /^export PGBOUNCER_URL='(.*)'$/m.exec(first.stdout)?.[1] ?? '';
+    const through = new pg.Client({ connectionString: pgbouncerUrl });
+    await through.connect();
+    try {
+      expect((await through.query('SELECT current_database() AS db')).rows[0].db).toBe(new URL(exported.DATABASE_URL).pathname.slice(1));
+    } finally {
+      await through.end();
+    }
+    const admin = new pg.Client({ connectionString: Object.assign(new URL(pgbouncerUrl), { pathname: '/pgbouncer' }).toString() });
+    await admin.connect();
+    try {
+      const pools = (await admin.query({ text: 'SHOW POOLS', queryMode: 'simple' } as pg.QueryConfig)).rows as { database: string; pool_mode: string }[];
+      expect(pools.find((p) => p.database === new URL(exported.DATABASE_URL).pathname.slice(1))?.pool_mode).toBe('transaction');
+    } finally {
+      await admin.end();
+    }
     console.info(`services up: ${first.ms} ms, then ${second.ms} ms (warm)`);
   });
 
@@ -165,7 +182,11 @@ describe('npm run services', () => {
     }
     expect(stoppedPidAlive, 'the FerretDB process survived down').toBe(false);
     expect(up.code, up.stderr).toBe(0);
-    expect(up.stdout).toBe(before.stdout);
+    // The same DATABASE_URL and MONGO_URL; PgBouncer, stopped by down too, comes back on a free port.
+    const withoutBouncer = (out: string) => out.split('\n').filter((line) => !line.startsWith('export PGBOUNCER_URL=')).join('\n');
+    expect(withoutBouncer(up.stdout)).toBe(withoutBouncer(before.stdout));
+    expect(up.stdout).toMatch(/^export PGBOUNCER_URL=/m);
+    expect(down.stderr).toMatch(/pgbouncer \(pid \d+\)/);
     expect(ourFerretDbPid()).not.toBe(pid);
     expect(await mongoReachable(MONGO_URL)).toBeUndefined();
     expect(await postgresReachable(DATABASE_URL), 'down must never stop PostgreSQL').toBeUndefined();

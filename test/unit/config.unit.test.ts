@@ -31,6 +31,12 @@ describe('resolveConfig', () => {
     }
   });
 
+  it('pool mode: transaction (pooler-safe) unless told session; anything else names OUTBOX_RELAY_POOL_MODE', () => {
+    expect(resolveConfig(env).poolMode).toBe('transaction');
+    expect(resolveConfig({ ...env, OUTBOX_RELAY_POOL_MODE: 'session' }).poolMode).toBe('session');
+    expect(() => resolveConfig({ ...env, OUTBOX_RELAY_POOL_MODE: 'statement' })).toThrowError(/OUTBOX_RELAY_POOL_MODE/);
+  });
+
   it('does not echo URL values, which may hold passwords', () => {
     expect(() => resolveConfig({ ...env, DATABASE_URL: 'ftp://u:topsecret@x' })).toThrowError(/DATABASE_URL/);
     try {

@@ -20,8 +20,13 @@ beforeEach(async () => {
 const txDocs = () => t().mongoDb.collection<{ _id: string; version: number; metadata: Record<string, unknown> }>('transaction_metadata');
 const opDocs = () => t().mongoDb.collection<{ _id: string; version: number; metadata: Record<string, unknown> }>('operation_metadata');
 
-describe.each(['keyset', 'scan'] as const)('reconcile (metadata-sync strategy %s) finds each kind of drift, and only that', (strategy) => {
-  const run = (options: ReconcileOptions = {}) => reconcile({ db: t().db, mongoDb: t().mongoDb }, { strategy, ...options });
+// scan keeps its temp table in one transaction in poolMode 'transaction' (the default), in the session otherwise.
+describe.each([
+  ['keyset', 'transaction'],
+  ['scan', 'transaction'],
+  ['scan', 'session'],
+] as const)('reconcile (metadata-sync strategy %s, pool mode %s) finds each kind of drift, and only that', (strategy, poolMode) => {
+  const run = (options: ReconcileOptions = {}) => reconcile({ db: t().db, mongoDb: t().mongoDb }, { strategy, poolMode, ...options });
 
   it('a clean, fully delivered ledger is ok: every check runs and finds nothing', async () => {
     const report = await run();
