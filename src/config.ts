@@ -20,12 +20,35 @@ const url = (protocols: string[]) =>
     }
   }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
 
+/** `alice=token1,bob=token2`: names are what the audit log records. */
+const namedTokens = z
+  .string()
+  .transform((raw, ctx) => {
+    const tokens: { name: string; token: string }[] = [];
+    for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+      const eq = part.indexOf('=');
+      const name = eq > 0 ? part.slice(0, eq).trim() : '';
+      const token = eq > 0 ? part.slice(eq + 1).trim() : '';
+      // Messages name the entry by position or name, never by its token.
+      if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(name)) ctx.addIssue({ code: 'custom', message: `entry ${tokens.length + 1} must be name=token with a name of 1–64 letters, digits, _ . @ -` });
+      else if (token.length < 16) ctx.addIssue({ code: 'custom', message: `the token of ${name} must be at least 16 characters` });
+      else if (/[\s,]/.test(token)) ctx.addIssue({ code: 'custom', message: `the token of ${name} must not contain spaces or commas` });
+      else if (tokens.some((t) => t.name === name)) ctx.addIssue({ code: 'custom', message: `the name ${name} is given twice` });
+      else if (tokens.some((t) => t.token === token)) ctx.addIssue({ code: 'custom', message: `${name} shares its token with another name: the audit log could not tell them apart` });
+      tokens.push({ name, token });
+    }
+    if (tokens.length === 0) ctx.addIssue({ code: 'custom', message: 'must list at least one name=token' });
+    return tokens as readonly { name: string; token: string }[];
+  });
+
 interface Setting<T> {
   env: string;
   flag: string;
   schema: z.ZodType<T, unknown>;
   default?: T;
   description: string;
+  /** The value is a credential: never echoed in errors, logs or help. */
+  secret?: boolean;
 }
 
 function setting<T>(s: Setting<T>): Setting<T> {
@@ -54,7 +77,10 @@ export const SETTINGS = {
   reconcileEveryMs: setting({ env: 'OUTBOX_RELAY_RECONCILE_EVERY_MS', flag: '--reconcile-every-ms', schema: ms(0, 604_800_000), default: 0, description: 'Periodic reconciliation by one relay at a time (0: off).' }),
   opsHost: setting({ env: 'OUTBOX_RELAY_OPS_HOST', flag: '--ops-host', schema: z.string().min(1), default: '127.0.0.1', description: 'Address of the /metrics, /healthz, /readyz endpoint (loopback by default).' }),
   opsPort: setting({ env: 'OUTBOX_RELAY_OPS_PORT', flag: '--ops-port', schema: z.union([z.literal('off'), count(0, 65_535)]), default: 9464 as number | 'off', description: 'Port of the ops endpoint; 0 picks a free one, off disables it.' }),
-  opsToken: setting({ env: 'OUTBOX_RELAY_OPS_TOKEN', flag: '--ops-token', schema: z.string().min(16, 'must be at least 16 characters').optional(), description: 'Bearer token required by /metrics and /readyz when set.' }),
+  opsToken: setting({ env: 'OUTBOX_RELAY_OPS_TOKEN', flag: '--ops-token', schema: z.string().min(16, 'must be at least 16 characters').optional(), secret: true, description: 'Bearer token required by the ops endpoint (all but /healthz) when set; the audit log names its holder `ops`.' }),
+  opsTokens: setting({ env: 'OUTBOX_RELAY_OPS_TOKENS', flag: '--ops-tokens', schema: namedTokens.optional(), secret: true, description: 'Named bearer tokens, `name=token,name=token`: any of them opens the ops endpoint, and the audit log records the name as the actor. Mutating /api routes are refused while no token is configured.' }),
+  opsRateLimit: setting({ env: 'OUTBOX_RELAY_OPS_RATE_LIMIT', flag: '--ops-rate-limit', schema: count(1, 1_000_000), default: 600, description: 'Requests per minute each client address may make to the ops endpoint (every route); over it: 429 with Retry-After.' }),
+  opsLagSampleMs: setting({ env: 'OUTBOX_RELAY_OPS_LAG_SAMPLE_MS', flag: '--ops-lag-sample-ms', schema: ms(1000, 600_000), default: 15_000, description: 'How often the ops endpoint samples outbox_lag for the console\'s last-hour chart (kept in memory: one hour of samples at most).' }),
   poolSize: setting({ env: 'OUTBOX_RELAY_POOL_SIZE', flag: '--pool-size', schema: count(1, 200), default: 8, description: 'PostgreSQL connections in this relay\'s pool.' }),
   logLevel: setting({ env: 'OUTBOX_RELAY_LOG_LEVEL', flag: '--log-level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', description: 'pino log level.' }),
   logFormat: setting({ env: 'OUTBOX_RELAY_LOG_FORMAT', flag: '--log-format', schema: z.enum(['json', 'pretty', 'auto']), default: 'auto', description: 'json lines, pretty for a terminal, or auto (pretty when stderr is a terminal).' }),
@@ -101,13 +127,17 @@ export function resolveConfig(
     if (!parsed.success) {
       const reason = parsed.error.issues.map((issue) => issue.message).join('; ');
       // Never echo URL values: they may carry passwords.
-      const shown = /URL/.test(s.env) ? '' : ` (got ${JSON.stringify(String(raw)).slice(0, 80)})`;
+      const shown = /URL/.test(s.env) || s.secret ? '' : ` (got ${JSON.stringify(String(raw)).slice(0, 80)})`;
       throw new ConfigError(source, `${reason}${shown}`);
     }
     out[key] = parsed.data;
   }
   if ((out.backoffMaxMs as number) < (out.backoffBaseMs as number)) {
     throw new ConfigError(SETTINGS.backoffMaxMs.env, `must be at least ${SETTINGS.backoffBaseMs.env} (${String(out.backoffBaseMs)})`);
+  }
+  const named = out.opsTokens as RelayConfig['opsTokens'];
+  if (out.opsToken !== undefined && named?.some((t) => t.token === out.opsToken)) {
+    throw new ConfigError(SETTINGS.opsTokens.env, `one of its tokens equals ${SETTINGS.opsToken.env}: the audit log could not tell them apart`);
   }
   out.relayId ??= defaultRelayId();
   out.listenDatabaseUrl ??= out.databaseUrl;

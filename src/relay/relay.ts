@@ -3,6 +3,10 @@ import { MongoClient } from 'mongodb';
 import { resolveConfig, type ConfigOverrides, type RelayConfig } from '../config.ts';
 import { createPool, type SqlDb } from '../db/pool.ts';
 import { silentLogger, type Logger } from '../logger.ts';
+import { createLagHistory } from '../control/lagHistory.ts';
+import type { PauseState } from '../control/pauseScope.ts';
+import { readPauseState } from '../control/readPauseState.ts';
+import { createReconcileRunner } from '../control/reconcileRunner.ts';
 import { createRelayMetrics, type RelayMetrics } from '../ops/metrics.ts';
 import { startOpsServer } from '../ops/opsServer.ts';
 import { pruneDelivered } from '../outbox/pruneDelivered.ts';
@@ -28,6 +32,8 @@ export interface Relay {
   stop(): Promise<void>;
   /** Drain now (tests, demo). */
   wake(): void;
+  /** The operator pauses this relay honours (as its last heartbeat read them). */
+  paused(): PauseState;
 }
 
 export interface CreateRelayOptions {
@@ -97,6 +103,18 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
     timers.push(timer);
   };
 
+  const history = createLagHistory(() => readLag(db), { intervalMs: resolved.opsLagSampleMs, onError: (error) => logger.debug({ err: error }, 'lag sample failed') });
+  const reconcileRunner = createReconcileRunner({ db, mongoDb: () => mongo.db(resolved.mongoDb), logger: logger.child({ component: 'reconcile' }), relayId: resolved.relayId });
+
+  /** Read relay_pause and honour it: the drainer, the paused gauge, /readyz. */
+  const refreshPause = async () => {
+    const state = await readPauseState(db);
+    drainer.setPaused(state);
+    metrics.paused.reset();
+    metrics.paused.set({ scope: '*' }, state.all ? 1 : 0);
+    for (const type of state.types) metrics.paused.set({ scope: type }, 1);
+  };
+
   // Delivered counts not yet written to outbox_relay (kept across a failed heartbeat).
   let unreported = 0;
   const heartbeat = async () => {
@@ -107,6 +125,8 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
       await heartbeatRelay(db, { id: resolved.relayId, deliveredDelta: delta, ...(stats.lastDeliveredAt ? { lastDeliveredAt: stats.lastDeliveredAt } : {}) });
       unreported = 0;
       pgHealthy = true;
+      // Within one heartbeat, every relay honours a pause or resume.
+      await refreshPause();
     } catch (error) {
       pgHealthy = false;
       logger.warn({ err: error }, 'heartbeat failed');
@@ -158,6 +178,7 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
       started = true;
       logger.info({ batchSize: resolved.batchSize, concurrency: resolved.concurrency, pollIntervalMs: resolved.pollIntervalMs, leaseMs: resolved.leaseMs, listen: resolved.listen }, 'relay starting');
       await registerRelay(db, { id: resolved.relayId, host: hostname(), pid: process.pid });
+      await refreshPause(); // a relay started while the fleet is paused claims nothing
       pgHealthy = true;
       try {
         await mongo.connect();
@@ -171,16 +192,22 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
           host: resolved.opsHost,
           port: resolved.opsPort,
           ...(resolved.opsToken ? { token: resolved.opsToken } : {}),
+          ...(resolved.opsTokens ? { tokens: resolved.opsTokens } : {}),
+          rateLimitPerMinute: resolved.opsRateLimit,
+          control: { db, relayId: resolved.relayId, history, reconcile: reconcileRunner, onPauseChange: refreshPause },
           registry: metrics.registry,
           logger: logger.child({ component: 'ops' }),
           readiness: async () => {
             const mongoOk = await sink.ping();
             const checks: Record<string, boolean> = { postgres: pgHealthy, mongodb: mongoOk };
             if (wake) checks.listener = wake.connected();
-            return { ready: Object.values(checks).every(Boolean) && !abort.signal.aborted, checks };
+            const { all, types } = drainer.paused();
+            // A paused relay is ready (it is doing what it was told) and says so.
+            return { ready: Object.values(checks).every(Boolean) && !abort.signal.aborted, checks, ...(all || types.length > 0 ? { paused: { all, types } } : {}) };
           },
         });
         ops = server;
+        history.start();
         logger.info({ url: server.url }, 'ops endpoint listening');
       }
       every(resolved.pollIntervalMs, async () => drainer.wake('poll'));
@@ -199,6 +226,7 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
         }
         logger.info('relay stopping: no new claims');
         for (const timer of timers) clearInterval(timer);
+        history.stop();
         drainer.dispose();
         await wake?.stop();
         // Stop claiming; let the batch in hand finish within the timeout.
@@ -222,6 +250,8 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
           logger.warn({ err: error }, 'could not release claims at shutdown; their lease will run out');
         }
         await ops?.close();
+        // An HTTP-started reconcile records its outcome before the pool closes.
+        await Promise.race([reconcileRunner.settled(), new Promise((resolve) => setTimeout(resolve, resolved.shutdownTimeoutMs).unref())]);
         await Promise.allSettled([pool.end(), mongo.close()]);
         logger.info('relay stopped');
       })();
@@ -230,6 +260,7 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
     wake() {
       drainer.wake('manual');
     },
+    paused: () => drainer.paused(),
   };
   return relay;
 }
