@@ -28,6 +28,7 @@ export interface ControlDeps {
   reconcile: ReconcileRunner;
   /** Called after a pause or resume, so the relay serving the request honours it at once. */
   onPauseChange?: () => Promise<void>;
+  logger?: { warn(obj: object, msg: string): void };
 }
 
 export interface ApiRequest {
@@ -46,6 +47,18 @@ export interface ApiAnswer {
 type Handler = (deps: ControlDeps, request: ApiRequest, actor: string) => Promise<ApiAnswer>;
 
 const ok = (body: unknown, status = 200): ApiAnswer => ({ status, body });
+
+/**
+ * The pause is committed by now: a failure to apply it locally must not turn
+ * the answer into an error (the next heartbeat applies it anyway).
+ */
+async function applyPauseLocally(deps: ControlDeps): Promise<void> {
+  try {
+    await deps.onPauseChange?.();
+  } catch (error) {
+    deps.logger?.warn({ err: error }, 'pause committed; this relay applies it on its next heartbeat');
+  }
+}
 const queryObject = (query: URLSearchParams) => Object.fromEntries(query.entries());
 
 const READS: Record<string, Handler> = {
@@ -86,13 +99,13 @@ const MUTATIONS: Record<string, Handler> = {
   '/api/pause': async (deps, { req }, actor) => {
     const body = await readJsonBody(req, pauseBody);
     const result = await pauseRelays(deps.db, { ...(body.type ? { type: body.type } : {}), reason: body.reason, actor });
-    await deps.onPauseChange?.();
+    await applyPauseLocally(deps);
     return ok({ paused: result.scope, wasPaused: result.wasPaused });
   },
   '/api/resume': async (deps, { req }, actor) => {
     const body = await readJsonBody(req, pauseBody);
     const result = await resumeRelays(deps.db, { ...(body.type ? { type: body.type } : {}), reason: body.reason, actor });
-    await deps.onPauseChange?.();
+    await applyPauseLocally(deps);
     return ok({ resumed: result.scope, wasPaused: result.wasPaused });
   },
   '/api/reconcile': async (deps, { req }, actor) => {

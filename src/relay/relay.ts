@@ -194,7 +194,7 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
           ...(resolved.opsToken ? { token: resolved.opsToken } : {}),
           ...(resolved.opsTokens ? { tokens: resolved.opsTokens } : {}),
           rateLimitPerMinute: resolved.opsRateLimit,
-          control: { db, relayId: resolved.relayId, history, reconcile: reconcileRunner, onPauseChange: refreshPause },
+          control: { db, relayId: resolved.relayId, history, reconcile: reconcileRunner, onPauseChange: refreshPause, logger: logger.child({ component: 'control' }) },
           registry: metrics.registry,
           logger: logger.child({ component: 'ops' }),
           readiness: async () => {

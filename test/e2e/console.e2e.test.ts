@@ -44,6 +44,8 @@ afterAll(async () => {
   await relay?.stop();
 });
 
+/** Wait until the element's whole text is `value` (locators: the page's CSP forbids evaluating strings). */
+const shows = (selector: string, value: string) => page.locator(selector, { hasText: new RegExp(`^${value}$`) }).waitFor({ timeout: 20_000 });
 const text = (selector: string) => page.locator(selector).textContent();
 const statusOf = async (eventId: string) => (await t().pool.query<{ status: string }>('SELECT status FROM outbox WHERE event_id = $1', [eventId])).rows[0]?.status ?? 'delivered';
 
@@ -54,20 +56,20 @@ describe('the web console', () => {
     await page.goto(`${relay.opsUrl}/`);
     await page.locator('#token').fill(TOKEN);
     await page.locator('#use-token').click();
-    await page.waitForFunction(() => document.getElementById('who')?.textContent === 'as alice');
-    await page.waitForFunction(() => document.getElementById('dead')?.textContent === '2');
+    await shows('#who', 'as alice');
+    await shows('#dead', '2');
 
     // Hostile strings are shown as text: no element made from them, no script run.
     const hostileRow = page.locator('#dead-events tr', { hasText: hostile });
     await expect.poll(() => hostileRow.locator('td.err').textContent()).toBe(HOSTILE);
     expect(await hostileRow.textContent()).toContain('transaction/<b>not bold</b> v1');
     expect(await page.locator('#dead-events img, #dead-events b').count()).toBe(0);
-    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await page.evaluate(() => typeof (globalThis as { __xss?: unknown }).__xss)).toBe('undefined');
 
     // Pause the fleet from the console (the reason goes through a prompt).
     page.once('dialog', (dialog) => void dialog.accept('MongoDB maintenance'));
     await page.locator('#pause-all').click();
-    await page.waitForFunction(() => !document.getElementById('paused-banner')?.hidden);
+    await page.locator('#paused-banner').waitFor({ state: 'visible' });
     expect(await text('#paused-banner')).toBe('PAUSED fleet by alice: MongoDB maintenance');
     await waitFor(() => relay.paused().all, { message: 'relay honours the pause' });
 
@@ -84,12 +86,13 @@ describe('the web console', () => {
     ]);
 
     // The lag the page shows is the outbox's: 7 new + 1 requeued, none delivered while paused.
-    await page.waitForFunction(() => document.getElementById('pending')?.textContent === '8', undefined, { timeout: 20_000 });
-    await page.waitForFunction(() => document.querySelectorAll('#audit tr').length === 2);
+    await shows('#pending', '8');
+    await page.locator('#audit tr').nth(1).waitFor();
+    expect(await page.locator('#audit tr').count()).toBe(2);
     await sleep(1500); // several 200 ms polls of a relay that must not claim
     expect((await t().pool.query(`SELECT count(*)::int AS n FROM outbox WHERE status = 'pending'`)).rows[0].n).toBe(8);
     expect((await t().pool.query('SELECT count(*)::int AS n FROM outbox_delivered')).rows[0].n).toBe(0);
-    await page.waitForFunction(() => document.querySelectorAll('#chart polyline')[0]?.getAttribute('points')?.includes(' '), undefined, { timeout: 20_000 });
+    await page.locator('#chart polyline[points*=" "]').first().waitFor({ timeout: 20_000 });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
     // Resume: delivery restarts, the page's lag drains to zero.
@@ -98,13 +101,13 @@ describe('the web console', () => {
     await waitFor(async () => (await t().pool.query('SELECT count(*)::int AS n FROM outbox_delivered WHERE event_id = ANY($1::uuid[])', [[...eventIds, poison]])).rows[0].n === 8, {
       message: 'delivered after resume',
     });
-    await page.waitForFunction(() => document.getElementById('pending')?.textContent === '0', undefined, { timeout: 20_000 });
+    await shows('#pending', '0');
     expect(await page.locator('#paused-banner').isHidden()).toBe(true);
 
     // Run now: a reconcile run started from the page shows up as the last run.
     page.once('dialog', (dialog) => void dialog.accept(''));
     await page.locator('#run-reconcile').click();
-    await page.waitForFunction(() => /finished/.test(document.getElementById('reconcile')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    await page.locator('#reconcile', { hasText: 'finished' }).waitFor({ timeout: 60_000 });
 
     expect(browserErrors).toEqual([]);
   });
