@@ -74,6 +74,7 @@ describe('pause across two relays', () => {
 
   it('a pause is durable: a relay started while the fleet is paused claims nothing until resumed', async () => {
     await call(a.opsUrl, '/api/pause', { token: ALICE, body: { reason: 'restore in progress' } });
+    await waitFor(() => a.paused().all && b.paused().all, { message: 'the running relays honour the pause' });
     const late = await startControlRelay(t());
     try {
       expect(late.paused().all).toBe(true);
