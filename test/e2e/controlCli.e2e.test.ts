@@ -15,6 +15,7 @@ async function cli(args: string[]): Promise<{ code: number | null; out: string }
 const actor = `cli:${userInfo().username}`;
 
 describe('the command line: pause, resume, audit', () => {
+  // Each command is a Node process that loads the CLI: a few, not one per case (e2e time on CI).
   it('pause and resume the fleet and one type, durably, each with its audit row; status shows the pause', async () => {
     const paused = await cli(['pause', '--reason', 'MongoDB upgrade']);
     expect(paused.code).toBe(0);
@@ -24,27 +25,18 @@ describe('the command line: pause, resume, audit', () => {
     const status = await cli(['status']);
     expect(status.out).toMatch(/PAUSED whole fleet by cli:\S+ .*: MongoDB upgrade/);
     expect(status.out).toMatch(/PAUSED type operation by cli:\S+ .*: reindex/);
-    expect(JSON.parse((await cli(['status', '--json'])).out).paused).toEqual([
-      { scope: '*', reason: 'MongoDB upgrade', paused_by: actor, paused_at: expect.any(String) },
-      { scope: 'operation', reason: 'reindex', paused_by: actor, paused_at: expect.any(String) },
-    ]);
 
     expect((await cli(['resume', '--reason', 'upgrade done'])).out).toMatch(/resumed the whole fleet/);
     expect((await cli(['resume', '--type', 'operation', '--reason', 'reindex done'])).code).toBe(0);
-    expect((await cli(['resume', '--reason', 'again'])).out).toMatch(/was not paused/);
     expect((await t().pool.query('SELECT count(*)::int AS n FROM relay_pause')).rows[0].n).toBe(0);
 
     const audit = JSON.parse((await cli(['audit', '--json'])).out) as { actor: string; action: string; target: string; reason: string }[];
     expect(audit.map((a) => [a.actor, a.action, a.target, a.reason])).toEqual([
-      [actor, 'resume', '*', 'again'],
       [actor, 'resume', 'operation', 'reindex done'],
       [actor, 'resume', '*', 'upgrade done'],
       [actor, 'pause', 'operation', 'reindex'],
       [actor, 'pause', '*', 'MongoDB upgrade'],
     ]);
-    const table = await cli(['audit', '--limit', '2']);
-    expect(table.code).toBe(0);
-    expect(table.out.split('\n').filter((l) => l.includes(actor))).toHaveLength(2);
   });
 
   it('refuses pause without --reason or with a bad --type, writing nothing', async () => {
