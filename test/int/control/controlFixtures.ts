@@ -10,7 +10,8 @@ export const ALICE = 'alice-token-0123456789abcdef';
 export const BOB = 'bob-token-0123456789abcdef00';
 
 export async function startControlRelay(t: TestDatabases, overrides: ConfigOverrides = {}): Promise<Relay & { opsUrl: string }> {
-  const relay = createRelay(testRelayConfig(t, { opsPort: 0, opsTokens: `alice=${ALICE},bob=${BOB}`, ...overrides }));
+  // A limit the tests' own polling never reaches; the rate-limit test sets its own.
+  const relay = createRelay(testRelayConfig(t, { opsPort: 0, opsTokens: `alice=${ALICE},bob=${BOB}`, opsRateLimit: 100_000, ...overrides }));
   await relay.start();
   if (!relay.opsUrl) throw new Error('ops endpoint did not start');
   return relay as Relay & { opsUrl: string };
