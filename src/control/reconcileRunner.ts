@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db as MongoDb } from 'mongodb';
 import type pg from 'pg';
 import type { SqlDb } from '../db/pool.ts';
-import { tryWithAdvisoryLock } from '../db/tryWithAdvisoryLock.ts';
+import { tryInLockedTransaction } from '../db/tryInLockedTransaction.ts';
 import { toError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { CheckName, ReconcileReport } from '../reconcile/reconcileTypes.ts';
@@ -38,10 +38,13 @@ export interface ReconcileRunner {
 
 /**
  * Reconcile over HTTP, single-flight across relays: the run holds the
- * session advisory lock every reconcile takes, from before the 202 until its
- * outcome is recorded, so a second request anywhere finds the lock taken
- * (409) instead of starting a second run. The lock itself is the "running"
- * state (pg_locks), so a relay that dies mid-run leaves nothing stale behind.
+ * advisory lock every reconcile takes, from before the 202 until its outcome
+ * is recorded, so a second request anywhere finds the lock taken (409)
+ * instead of starting a second run. The lock is transaction-scoped
+ * (db/tryInLockedTransaction: pooler-safe) and the outcome is recorded in
+ * that transaction, so COMMIT both records the run and frees the lock. The
+ * lock itself is the "running" state (pg_locks), so a relay that dies
+ * mid-run leaves nothing stale behind.
  */
 export function createReconcileRunner(deps: { db: SqlDb; mongoDb: () => MongoDb; logger: Logger; relayId: string }): ReconcileRunner {
   let current: { runId: string; startedAt: string; actor: string; repair: boolean } | undefined;
@@ -49,7 +52,9 @@ export function createReconcileRunner(deps: { db: SqlDb; mongoDb: () => MongoDb;
 
   const run = async (client: pg.PoolClient, request: ReconcileRequest, runId: string, started: () => void) => {
     const startedAt = new Date();
-    await recordAudit(client, {
+    // On the pool, committed before the 202: a repair's effects (events it
+    // enqueues) are never there without their audit row, even if the run dies.
+    await recordAudit(deps.db.$client, {
       actor: request.actor,
       action: request.repair ? 'repair' : 'reconcile',
       target: `reconcile run ${runId}`,
@@ -75,10 +80,10 @@ export function createReconcileRunner(deps: { db: SqlDb; mongoDb: () => MongoDb;
       } catch (error) {
         const { recordFailedReconcileRun } = await import('../reconcile/recordReconcileRun.ts');
         deps.logger.warn({ err: error, runId }, 'reconcile run failed');
-        await recordFailedReconcileRun(deps.db, { startedAt, ranBy, runId, error: toError(error).message });
+        await recordFailedReconcileRun(client, { startedAt, ranBy, runId, error: toError(error).message });
         return;
       }
-      await recordReconcileRun(deps.db, report, ranBy, runId);
+      await recordReconcileRun(client, report, ranBy, runId);
       deps.logger.info({ runId, ok: report.ok, durationMs: report.durationMs }, 'reconcile run finished');
     } catch (error) {
       deps.logger.error({ err: error, runId }, 'could not record the reconcile run');
@@ -96,7 +101,7 @@ export function createReconcileRunner(deps: { db: SqlDb; mongoDb: () => MongoDb;
           answered = true;
           resolve({ started: true, runId });
         };
-        inFlight = tryWithAdvisoryLock(deps.db.$client, RECONCILE_LOCK, (client) => run(client, request, runId, started)).then(
+        inFlight = tryInLockedTransaction(deps.db.$client, RECONCILE_LOCK, (client) => run(client, request, runId, started)).then(
           (outcome) => {
             if (!outcome.ran) resolve({ started: false, reason: 'running' });
           },

@@ -1,14 +1,19 @@
+import type pg from 'pg';
 import type { SqlDb } from '../db/pool.ts';
 import type { ReconcileReport } from './reconcileTypes.ts';
 
 /**
  * Keep the outcome in Postgres so `outbox-relay status` and the console (any
  * host) can show the last run, its report and, for a run started over HTTP,
- * the id the request was answered with.
+ * the id the request was answered with. On a pool, or on a client inside a
+ * transaction (a run records itself in the transaction that holds its lock):
+ * finished_at is clock_timestamp(), since now() there is when that
+ * transaction began.
  */
-export async function recordReconcileRun(db: SqlDb, report: ReconcileReport, ranBy: string, runId?: string): Promise<void> {
+export async function recordReconcileRun(db: SqlDb | pg.ClientBase, report: ReconcileReport, ranBy: string, runId?: string): Promise<void> {
   const problems = Object.fromEntries(Object.entries(report.checks).map(([name, check]) => [name, check?.problems ?? 0]));
-  await db.$client.query('INSERT INTO reconcile_run (started_at, ok, problems, ran_by, run_id, report) VALUES ($1, $2, $3, $4, $5, $6)', [
+  const client = '$client' in db ? db.$client : db;
+  await client.query('INSERT INTO reconcile_run (started_at, finished_at, ok, problems, ran_by, run_id, report) VALUES ($1, clock_timestamp(), $2, $3, $4, $5, $6)', [
     report.startedAt,
     report.ok,
     JSON.stringify(problems),
@@ -19,8 +24,9 @@ export async function recordReconcileRun(db: SqlDb, report: ReconcileReport, ran
 }
 
 /** A run that could not finish (a database unreachable): recorded as not ok, with why. */
-export async function recordFailedReconcileRun(db: SqlDb, run: { startedAt: Date; ranBy: string; runId?: string; error: string }): Promise<void> {
-  await db.$client.query(`INSERT INTO reconcile_run (started_at, ok, problems, ran_by, run_id, error) VALUES ($1, false, '{}', $2, $3, $4)`, [
+export async function recordFailedReconcileRun(db: SqlDb | pg.ClientBase, run: { startedAt: Date; ranBy: string; runId?: string; error: string }): Promise<void> {
+  const client = '$client' in db ? db.$client : db;
+  await client.query(`INSERT INTO reconcile_run (started_at, finished_at, ok, problems, ran_by, run_id, error) VALUES ($1, clock_timestamp(), false, '{}', $2, $3, $4)`, [
     run.startedAt,
     run.ranBy,
     run.runId ?? null,
