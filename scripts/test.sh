@@ -10,5 +10,7 @@ echo "node $(node --version)" >&2
 if [[ -z "${DATABASE_URL:-}" && -z "${MONGO_URL:-}" ]]; then
   node scripts/services.ts >/dev/null
 fi
+# The console's browser tests need Debian's Chromium (idempotent; fails loudly).
+bash scripts/ensureChromium.sh
 npx tsc --noEmit
 npx vitest run "$@"

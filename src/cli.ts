@@ -3,6 +3,7 @@
  * Thin command line: parse, build config, call the library. One function per command.
  * Exit codes: 0 ok, 1 failure (or reconcile found problems), 2 bad usage/config.
  */
+import { userInfo } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { isSecretSetting, resolveConfig, secretValues, SETTINGS, type ConfigOverrides, type RelayConfig } from './config.ts';
 import { OutboxRelayError } from './errors.ts';
@@ -182,17 +183,76 @@ async function deadListCommand(options: { limit: string; json?: boolean } & Reco
   });
 }
 
-async function deadRequeueCommand(eventIds: string[], options: { all?: boolean } & Record<string, unknown>): Promise<void> {
+/** Who the audit log names for a command-line action. */
+function cliActor(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli';
+  }
+}
+
+function reasonFrom(options: { reason?: string }, required: boolean): string | null {
+  const reason = options.reason?.trim();
+  if (reason && reason.length > 500) throw usage('--reason takes at most 500 characters');
+  if (reason) return reason;
+  if (required) throw usage('--reason is required: say why, it goes to the audit log');
+  return null;
+}
+
+async function deadRequeueCommand(eventIds: string[], options: { all?: boolean; reason?: string } & Record<string, unknown>): Promise<void> {
   const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
   if (options.all && eventIds.length > 0) throw usage('give event ids or --all, not both');
   if (!options.all && eventIds.length === 0) throw usage('give at least one event id, or --all');
-  const { requeueDead } = await import('./outbox/requeueDead.ts');
+  const reason = reasonFrom(options, false);
+  const [{ requeueDead }, { recordAudit }] = await Promise.all([import('./outbox/requeueDead.ts'), import('./control/recordAudit.ts')]);
   await withDb(config, async (db) => {
-    const result = await requeueDead(db, options.all ? { all: true } : { eventIds });
+    const result = await requeueDead(db, options.all ? { all: true } : { eventIds }, {
+      alsoInTransaction: (client, requeued) =>
+        recordAudit(client, { actor: cliActor(), action: 'requeue', target: options.all ? 'all dead events' : eventIds.join(','), reason, details: { requeued: requeued.length, eventIds: requeued.slice(0, 1000) } }),
+    });
     console.log(`requeued ${result.requeued}`);
     if (result.notFound.length > 0) {
       console.error(`not dead or unknown: ${result.notFound.join(', ')}`);
       process.exitCode = 1;
+    }
+  });
+}
+
+async function pauseCommand(verb: 'pause' | 'resume', options: { type?: string; reason?: string } & Record<string, unknown>): Promise<void> {
+  const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
+  const { PAUSE_TYPE_PATTERN } = await import('./control/pauseScope.ts');
+  if (options.type !== undefined && !PAUSE_TYPE_PATTERN.test(options.type)) throw usage(`--type takes an aggregate type (${PAUSE_TYPE_PATTERN}), got ${JSON.stringify(options.type).slice(0, 60)}`);
+  const reason = reasonFrom(options, true) as string;
+  const [{ pauseRelays }, { resumeRelays }] = await Promise.all([import('./control/pauseRelays.ts'), import('./control/resumeRelays.ts')]);
+  await withDb(config, async (db) => {
+    const request = { ...(options.type ? { type: options.type } : {}), reason, actor: cliActor() };
+    const result = verb === 'pause' ? await pauseRelays(db, request) : await resumeRelays(db, request);
+    const what = result.scope === '*' ? 'the whole fleet' : `aggregate type ${result.scope}`;
+    if (verb === 'pause') console.log(`paused ${what}${result.wasPaused ? ' (it was already paused; reason replaced)' : ''}; relays stop claiming within one heartbeat`);
+    else console.log(result.wasPaused ? `resumed ${what}; relays drain again within one heartbeat` : `${what} was not paused; nothing to resume (recorded)`);
+  });
+}
+
+async function auditCommand(options: { json?: boolean; limit: string } & Record<string, unknown>): Promise<void> {
+  const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
+  const limit = Number(options.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw usage(`--limit takes a whole number from 1 to 100000 (got ${options.limit})`);
+  const { listAudit } = await import('./control/listAudit.ts');
+  await withDb(config, async (db) => {
+    const entries = await listAudit(db, { limit });
+    if (options.json) {
+      console.log(JSON.stringify(entries));
+      return;
+    }
+    if (entries.length === 0) {
+      console.log('no audit entries');
+      return;
+    }
+    console.log(['when'.padEnd(24), 'actor'.padEnd(20), 'action'.padEnd(9), 'target'.padEnd(40), 'reason'].join('  '));
+    for (const e of entries) {
+      const oneLine = (text: string, width: number) => text.replace(/\s+/g, ' ').slice(0, width);
+      console.log([e.at.toISOString().padEnd(24), oneLine(e.actor, 20).padEnd(20), e.action.padEnd(9), oneLine(e.target, 40).padEnd(40), oneLine(e.reason ?? '', 120)].join('  '));
     }
   });
 }
@@ -216,7 +276,7 @@ async function demoCommand(options: { rate: string; duration?: string; customers
 const RECONCILE_KEYS: SettingKey[] = ['databaseUrl', 'mongoUrl', 'mongoDb', 'poolMode', 'logLevel', 'logFormat'];
 
 async function reconcileCommand(
-  options: { repair?: boolean; json?: boolean; check?: string[]; sampleLimit: string; pageSize: string; pendingOlderThan: string } & Record<string, unknown>,
+  options: { repair?: boolean; reason?: string; json?: boolean; check?: string[]; sampleLimit: string; pageSize: string; pendingOlderThan: string } & Record<string, unknown>,
 ): Promise<void> {
   const config = resolveConfig(process.env, overridesFrom(options, RECONCILE_KEYS), ['databaseUrl', 'mongoUrl']);
   const checks = options.check ?? [...CHECK_NAMES];
@@ -241,6 +301,11 @@ async function reconcileCommand(
   try {
     await mongo.connect();
     const db = createDb(pool);
+    if (options.repair) {
+      // A repair changes data: recorded before it runs (a failed run was still attempted).
+      const { recordAudit } = await import('./control/recordAudit.ts');
+      await recordAudit(pool, { actor: cliActor(), action: 'repair', target: 'reconcile --repair', reason: options.reason?.trim() || null, details: { checks } });
+    }
     const report = await reconcile({ db, mongoDb: mongo.db(config.mongoDb), logger }, { checks: checks as CheckName[], repair: options.repair === true, poolMode: config.poolMode, ...numbers });
     await recordReconcileRun(db, report, 'cli').catch((error: unknown) => logger.warn({ err: error }, 'could not record the reconcile run'));
     console.log(options.json ? JSON.stringify(report, null, 2) : formatReport(report));
@@ -286,14 +351,20 @@ export function buildProgram(scrub: (text: string) => string = (text) => text): 
   const dead = program.command('dead').description('Dead (parked) events.');
   addSettingFlags(dead.command('list').description('List dead events, oldest first.').option('--limit <n>', 'how many', '50').option('--json', 'machine-readable output'), DB_KEYS).action(deadListCommand);
   addSettingFlags(
-    dead.command('requeue').description('Put dead events back to pending with attempts reset.').argument('[event-ids...]', 'event ids (UUIDs)').option('--all', 'requeue every dead event'),
+    dead
+      .command('requeue')
+      .description('Put dead events back to pending with attempts reset (recorded in the audit log).')
+      .argument('[event-ids...]', 'event ids (UUIDs)')
+      .option('--all', 'requeue every dead event')
+      .option('--reason <text>', 'why (goes to the audit log)'),
     DB_KEYS,
   ).action(deadRequeueCommand);
   addSettingFlags(
     program
       .command('reconcile')
       .description('Prove PostgreSQL and MongoDB agree. Exit 0 clean, 1 problems found, 2 could not run.')
-      .option('--repair', 'fix metadata drift by enqueuing fresh events (never touches balances, transactions or operations)')
+      .option('--repair', 'fix metadata drift by enqueuing fresh events (never touches balances, transactions or operations; recorded in the audit log)')
+      .option('--reason <text>', 'with --repair: why (goes to the audit log)')
       .option('--json', 'machine-readable report')
       .option('--check <name...>', `run only these checks: ${CHECK_NAMES.join(', ')}`)
       .option('--sample-limit <n>', 'offending ids shown per check', '20')
@@ -301,6 +372,28 @@ export function buildProgram(scrub: (text: string) => string = (text) => text): 
       .option('--pending-older-than <seconds>', 'outbox-health: pending events older than this are a problem', '300'),
     RECONCILE_KEYS,
   ).action(reconcileCommand);
+  for (const verb of ['pause', 'resume'] as const) {
+    addSettingFlags(
+      program
+        .command(verb)
+        .description(
+          verb === 'pause'
+            ? 'Pause delivery by every relay (or of one aggregate type): events stay pending; durable, recorded in the audit log.'
+            : 'Resume delivery paused with `pause` (the fleet, or one aggregate type); recorded in the audit log.',
+        )
+        .option('--type <aggregate-type>', `only this aggregate type (without it: the whole fleet)`)
+        .requiredOption('--reason <text>', 'why (goes to the audit log)'),
+      DB_KEYS,
+    ).action((options: Record<string, unknown>) => pauseCommand(verb, options));
+  }
+  addSettingFlags(
+    program
+      .command('audit')
+      .description('Operator actions (requeue, pause, resume, reconcile, repair): who, when, what, why; newest first.')
+      .option('--json', 'machine-readable output')
+      .option('--limit <n>', 'how many', '50'),
+    DB_KEYS,
+  ).action(auditCommand);
   addSettingFlags(
     program
       .command('demo')

@@ -26,6 +26,27 @@ const url = (protocols: string[]) =>
     }
   }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
 
+/** `alice=token1,bob=token2`: names are what the audit log records. */
+const namedTokens = z
+  .string()
+  .transform((raw, ctx) => {
+    const tokens: { name: string; token: string }[] = [];
+    for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+      const eq = part.indexOf('=');
+      const name = eq > 0 ? part.slice(0, eq).trim() : '';
+      const token = eq > 0 ? part.slice(eq + 1).trim() : '';
+      // Messages name the entry by position or name, never by its token.
+      if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(name)) ctx.addIssue({ code: 'custom', message: `entry ${tokens.length + 1} must be name=token with a name of 1–64 letters, digits, _ . @ -` });
+      else if (token.length < 16) ctx.addIssue({ code: 'custom', message: `the token of ${name} must be at least 16 characters` });
+      else if (/[\s,]/.test(token)) ctx.addIssue({ code: 'custom', message: `the token of ${name} must not contain spaces or commas` });
+      else if (tokens.some((t) => t.name === name)) ctx.addIssue({ code: 'custom', message: `the name ${name} is given twice` });
+      else if (tokens.some((t) => t.token === token)) ctx.addIssue({ code: 'custom', message: `${name} shares its token with another name: the audit log could not tell them apart` });
+      tokens.push({ name, token });
+    }
+    if (tokens.length === 0) ctx.addIssue({ code: 'custom', message: 'must list at least one name=token' });
+    return tokens as readonly { name: string; token: string }[];
+  });
+
 interface Setting<T> {
   env: string;
   flag: string;
@@ -64,10 +85,13 @@ export const SETTINGS = {
   retentionHours: setting({ env: 'OUTBOX_RELAY_RETENTION_HOURS', flag: '--retention-hours', schema: hours(0, 24 * 3650), default: 168, description: 'Delivered events are kept this long, then pruned in batches.' }),
   pruneIntervalMs: setting({ env: 'OUTBOX_RELAY_PRUNE_INTERVAL_MS', flag: '--prune-interval-ms', schema: ms(1000, 86_400_000), default: 60_000, description: 'How often one relay (advisory lock) prunes delivered events.' }),
   reconcileEveryMs: setting({ env: 'OUTBOX_RELAY_RECONCILE_EVERY_MS', flag: '--reconcile-every-ms', schema: ms(0, 604_800_000), default: 0, description: 'Periodic reconciliation by one relay at a time (0: off).' }),
-  opsHost: setting({ env: 'OUTBOX_RELAY_OPS_HOST', flag: '--ops-host', schema: z.string().min(1), default: '127.0.0.1', description: 'Address of the /metrics, /healthz, /readyz endpoint (loopback by default).' }),
+  opsHost: setting({ env: 'OUTBOX_RELAY_OPS_HOST', flag: '--ops-host', schema: z.string().min(1), default: '127.0.0.1', description: 'Address of the ops endpoint: /metrics, /healthz, /readyz, the operator API and console (loopback by default).' }),
   opsPort: setting({ env: 'OUTBOX_RELAY_OPS_PORT', flag: '--ops-port', schema: z.union([z.literal('off'), count(0, 65_535)]), default: 9464 as number | 'off', description: 'Port of the ops endpoint; 0 picks a free one, off disables it.' }),
-  opsToken: setting({ env: 'OUTBOX_RELAY_OPS_TOKEN', flag: '--ops-token', schema: z.string().min(16, 'must be at least 16 characters').optional(), secret: true, description: 'Bearer token required by /metrics and /readyz when set.' }),
+  opsToken: setting({ env: 'OUTBOX_RELAY_OPS_TOKEN', flag: '--ops-token', schema: z.string().min(16, 'must be at least 16 characters').optional(), secret: true, description: 'Bearer token required by the ops endpoint (all but /healthz and the console\'s static page) when set; the audit log names its holder `ops`.' }),
   poolMode: setting({ env: 'OUTBOX_RELAY_POOL_MODE', flag: '--pool-mode', schema: z.enum(['transaction', 'session']), default: 'transaction' as 'transaction' | 'session', description: 'How DATABASE_URL reaches PostgreSQL: transaction (safe behind a transaction-pooling PgBouncer, and everywhere else) or session (direct or session pooling: the hot statements are prepared once per connection).' }),
+  opsTokens: setting({ env: 'OUTBOX_RELAY_OPS_TOKENS', flag: '--ops-tokens', schema: namedTokens.optional(), secret: true, description: 'Named bearer tokens, `name=token,name=token`: any of them opens the ops endpoint, and the audit log records the name as the actor. Mutating /api routes are refused while no token is configured.' }),
+  opsRateLimit: setting({ env: 'OUTBOX_RELAY_OPS_RATE_LIMIT', flag: '--ops-rate-limit', schema: count(1, 1_000_000), default: 600, description: 'Requests per minute each client address may make to the ops endpoint (every route); over it: 429 with Retry-After.' }),
+  opsLagSampleMs: setting({ env: 'OUTBOX_RELAY_OPS_LAG_SAMPLE_MS', flag: '--ops-lag-sample-ms', schema: ms(1000, 600_000), default: 15_000, description: 'How often the ops endpoint samples outbox_lag for the console\'s last-hour chart (kept in memory: one hour of samples at most).' }),
   poolSize: setting({ env: 'OUTBOX_RELAY_POOL_SIZE', flag: '--pool-size', schema: count(1, 200), default: 8, description: 'PostgreSQL connections in this relay\'s pool.' }),
   traceMode: setting({ env: 'OUTBOX_RELAY_TRACE_MODE', flag: '--trace-mode', schema: z.enum(['parent', 'link']), default: 'parent' as 'parent' | 'link', description: 'With tracing on (OTEL_TRACES_EXPORTER): an event\'s span is a child of the writer\'s span (parent), or links to it from the relay\'s own trace (link).' }),
   logLevel: setting({ env: 'OUTBOX_RELAY_LOG_LEVEL', flag: '--log-level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', description: 'pino log level.' }),
@@ -184,6 +208,10 @@ export function resolveConfig(
       SETTINGS.leaseMs.env,
       `must be at least twice ${SETTINGS.heartbeatMs.env} (lease ${String(out.leaseMs)} ms < 2 × heartbeat ${String(out.heartbeatMs)} ms): a relay still alive by its heartbeat would lose its claims; raise the lease or shorten the heartbeat`,
     );
+  }
+  const named = out.opsTokens as RelayConfig['opsTokens'];
+  if (out.opsToken !== undefined && named?.some((t) => t.token === out.opsToken)) {
+    throw new ConfigError(SETTINGS.opsTokens.env, `one of its tokens equals ${SETTINGS.opsToken.env}: the audit log could not tell them apart`);
   }
   out.relayId ??= defaultRelayId();
   out.listenDatabaseUrl ??= out.databaseUrl;

@@ -21,7 +21,17 @@ export type ErrorCode =
   | 'INVALID_CONFIG'
   | 'SERVICES_UNAVAILABLE'
   | 'DATABASE_ERROR'
-  | 'SINK_ERROR';
+  | 'SINK_ERROR'
+  // the ops endpoint's HTTP API (src/control/)
+  | 'UNAUTHORIZED'
+  | 'MUTATIONS_DISABLED'
+  | 'RATE_LIMITED'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'RECONCILE_RUNNING'
+  | 'INTERNAL';
 
 export class OutboxRelayError extends Error {
   readonly code: ErrorCode;

@@ -3,7 +3,7 @@
  *
  * Writers: createBalance, postTransaction, updateTransactionMetadata,
  * updateOperationMetadata, enqueue. The relay: createRelay. Ops: readLag,
- * listDead, requeueDead, reconcile.
+ * listDead, requeueDead, reconcile, pauseRelays, resumeRelays, listAudit.
  *
  * Importing it never loads drizzle-orm (a plain-pg writer would pay ~230 MiB
  * of heap for it, src/db/pool.ts); drizzle users get `createDb` and the
@@ -45,6 +45,12 @@ export { requeueDead } from './outbox/requeueDead.ts';
 export { reconcile } from './reconcile/reconcile.ts';
 export { formatReport } from './reconcile/formatReport.ts';
 export { runReconcileExclusive } from './reconcile/runReconcileExclusive.ts';
+export { pauseRelays } from './control/pauseRelays.ts';
+export { resumeRelays } from './control/resumeRelays.ts';
+export { readPauseState } from './control/readPauseState.ts';
+export type { PauseState } from './control/pauseScope.ts';
+export { listAudit } from './control/listAudit.ts';
+export type { AuditRecord } from './control/listAudit.ts';
 export type { CheckName, CheckResult, ReconcileOptions, ReconcileReport } from './reconcile/reconcileTypes.ts';
 
 export {

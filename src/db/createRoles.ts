@@ -5,8 +5,9 @@ import pg from 'pg';
  * e.g. `GRANT outbox_relay_relay TO relay_login;`.
  * - outbox_relay_writer: posts transactions and enqueues events.
  * - outbox_relay_relay: drains the outbox, keeps its registry row, prunes,
- *   reads what reconcile reads, and enqueues repair events. It cannot change
- *   balances, transactions or operations.
+ *   reads what reconcile reads, and enqueues repair events; serves the
+ *   operator API (pauses, audit rows it may append but not change). It
+ *   cannot change balances, transactions or operations.
  * Idempotent: roles are created if missing and the grants re-applied.
  */
 export const ROLE_GRANTS: Readonly<Record<'outbox_relay_writer' | 'outbox_relay_relay', readonly string[]>> = {
@@ -26,7 +27,10 @@ export const ROLE_GRANTS: Readonly<Record<'outbox_relay_writer' | 'outbox_relay_
     'GRANT SELECT ON outbox_lag TO outbox_relay_relay',
     'GRANT SELECT ON balance, "transaction", operation TO outbox_relay_relay',
     'GRANT SELECT, INSERT ON reconcile_run TO outbox_relay_relay',
-    'GRANT USAGE ON SEQUENCE outbox_id_seq, reconcile_run_id_seq TO outbox_relay_relay',
+    // The operator API: pauses, and an audit log the relay may append to but never rewrite.
+    'GRANT SELECT, INSERT, UPDATE, DELETE ON relay_pause TO outbox_relay_relay',
+    'GRANT SELECT, INSERT ON audit_log TO outbox_relay_relay',
+    'GRANT USAGE ON SEQUENCE outbox_id_seq, reconcile_run_id_seq, audit_log_id_seq TO outbox_relay_relay',
   ],
 };
 

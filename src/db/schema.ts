@@ -185,6 +185,8 @@ export const outboxLag = pgView('outbox_lag', {
   relaysAlive: integer('relays_alive').notNull(),
   lastDeliveredAt: timestamp('last_delivered_at', { withTimezone: true }),
   relays: jsonb('relays').notNull(),
+  /** Operator pauses in force (relay_pause rows): [{ scope, reason, paused_by, paused_at }]. */
+  paused: jsonb('paused').notNull(),
 }).existing();
 
 /**
@@ -217,6 +219,51 @@ export const reconcileRun = pgTable(
     /** { "<check>": problems } for every check that ran. */
     problems: jsonb('problems').notNull(),
     ranBy: text('ran_by').notNull(),
+    /** The id `POST /api/reconcile` answered with (null for runs recorded before it existed). */
+    runId: uuid('run_id'),
+    /** The whole report (samples are capped per check, so it stays small); null when the run failed. */
+    report: jsonb('report'),
+    /** Why the run could not finish (a database unreachable…); ok is then false. */
+    error: text('error'),
   },
-  (t) => [index('reconcile_run_finished_at_idx').on(t.finishedAt)],
+  (t) => [index('reconcile_run_finished_at_idx').on(t.finishedAt), uniqueIndex('reconcile_run_run_id_key').on(t.runId)],
+);
+
+/**
+ * Operator pauses, shared by the whole fleet: scope '*' stops every relay's
+ * claims, any other scope is an aggregate type whose events stay pending.
+ * Relays read it on every heartbeat. Durable: a pause outlives restarts.
+ */
+export const relayPause = pgTable(
+  'relay_pause',
+  {
+    scope: text('scope').primaryKey(),
+    reason: text('reason').notNull(),
+    pausedBy: text('paused_by').notNull(),
+    pausedAt: timestamp('paused_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [check('relay_pause_scope_valid', sql`${t.scope} = '*' OR ${t.scope} ~ '^[a-z][a-z0-9_]{0,47}$'`)],
+);
+
+/**
+ * Who did what to the fleet, and why: every mutating operator action (API or
+ * CLI), written in the same transaction as the action itself.
+ */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+    /** The ops token's name, or `cli:<user>` for the command line. */
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    /** What it acted on: event ids, a pause scope, a reconcile run id. */
+    target: text('target').notNull(),
+    reason: text('reason'),
+    details: jsonb('details'),
+  },
+  (t) => [
+    index('audit_log_at_idx').on(t.at),
+    check('audit_log_action_valid', sql`${t.action} IN ('requeue', 'pause', 'resume', 'reconcile', 'repair')`),
+  ],
 );

@@ -26,6 +26,9 @@ export function formatLag(lag: OutboxLag): string {
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
+  for (const p of lag.paused ?? []) {
+    lines.push(`PAUSED ${p.scope === '*' ? 'whole fleet' : `type ${p.scope}`} by ${p.paused_by} ${ago(p.paused_at)}: ${p.reason.replace(/\s+/g, ' ')}`);
+  }
   const relays = (lag.relays ?? []) as { id: string; host: string; pid: number; heartbeat_at: string; last_delivered_at: string | null; delivered_count: number }[];
   if (relays.length > 0) {
     lines.push('', 'relay'.padEnd(40) + '  heartbeat     last delivery   delivered');

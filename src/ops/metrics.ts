@@ -21,6 +21,7 @@ export interface RelayMetrics {
   inFlight: Gauge;
   relaysAlive: Gauge;
   listenerConnected: Gauge;
+  paused: Gauge<'scope'>;
   reconcileLastRun: Gauge;
   reconcileProblems: Gauge<'check'>;
   reconcileLastOk: Gauge;
@@ -71,6 +72,7 @@ export function createRelayMetrics(options: RelayMetricsOptions = {}): RelayMetr
     inFlight: new Gauge({ name: 'outbox_relay_in_flight_events', help: 'Pending events under a live claim.', registers, collect: lag((gauge, sample) => gauge.set(sample.inFlightCount)) }),
     relaysAlive: new Gauge({ name: 'outbox_relay_relays_alive', help: 'Relays with a fresh heartbeat.', registers, collect: lag((gauge, sample) => gauge.set(sample.relaysAlive)) }),
     listenerConnected: new Gauge({ name: 'outbox_relay_listener_connected', help: '1 while the LISTEN connection is up.', registers }),
+    paused: new Gauge({ name: 'outbox_relay_paused', help: 'Operator pauses this relay honours (relay_pause, read every heartbeat): 1 per paused scope, scope="*" for the whole fleet; 0 at scope="*" when nothing is paused.', labelNames: ['scope'], registers }),
     reconcileLastRun: new Gauge({ name: 'outbox_relay_reconcile_last_run_timestamp_seconds', help: 'When this relay last ran a periodic reconciliation.', registers }),
     reconcileProblems: new Gauge({ name: 'outbox_relay_reconcile_problems', help: 'Problems the last reconciliation found, per check.', labelNames: ['check'], registers }),
     reconcileLastOk: new Gauge({ name: 'outbox_relay_reconcile_last_ok', help: '1 when the last reconciliation was clean.', registers }),
@@ -88,6 +90,7 @@ export function createRelayMetrics(options: RelayMetricsOptions = {}): RelayMetr
   // Export the series at 0 from the start: rate() and increase() miss the
   // first failure of a series that appears only when it happens.
   metrics.failed.inc({ kind: 'permanent' }, 0);
+  metrics.paused.set({ scope: '*' }, 0);
   return metrics;
 }
 

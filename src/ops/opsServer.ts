@@ -1,18 +1,35 @@
 /**
- * /metrics, /healthz, /readyz over node:http. Loopback by default: the
- * endpoint reveals queue depth and health, so exposing it is an explicit
- * choice (OUTBOX_RELAY_OPS_HOST). An optional bearer token guards /metrics and
- * /readyz; /healthz stays open so a container runtime's liveness probe needs
- * no secret, and it says nothing beyond "the process runs".
+ * The ops endpoint over node:http: /metrics, /healthz, /readyz, and — when
+ * the relay passes its control deps — the operator API under /api and the
+ * web console at /. Loopback by default: the endpoint reveals queue depth and
+ * can pause the fleet, so exposing it is an explicit choice
+ * (OUTBOX_RELAY_OPS_HOST).
+ *
+ * - Authentication: when any token is configured, every route but /healthz
+ *   and the console's static page needs `Authorization: Bearer <token>`.
+ *   /healthz stays open so a liveness probe needs no secret (it says nothing
+ *   beyond "the process runs"); the page holds no data, only the script that
+ *   asks /api for it with the token the operator types in.
+ * - Rate limiting: every route, per client address (rate-limiter-flexible's
+ *   in-memory limiter; the fixed 60 s window it counts in is its own).
+ * - Plain node:http, no framework: six routes do not need one, and a router
+ *   would be one more dependency in a process with a memory budget.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { ApiError, errorBody } from '../control/apiError.ts';
+import { createAuthenticator, type NamedToken } from '../control/authenticate.ts';
+import { loadConsolePage, type ConsolePage } from '../control/consolePage.ts';
+import { handleApiRequest, type ControlDeps } from '../control/controlApi.ts';
+import type { PauseState } from '../control/pauseScope.ts';
 import type { Logger } from '../logger.ts';
 
 export interface Readiness {
   ready: boolean;
   checks: Record<string, boolean>;
+  /** Present when an operator paused this relay's work (a paused relay is still ready). */
+  paused?: Pick<PauseState, 'all' | 'types'>;
 }
 
 export interface OpsServerOptions {
@@ -20,13 +37,19 @@ export interface OpsServerOptions {
   host?: string;
   /** 0 picks a free port. */
   port: number;
-  /** When set, /metrics and /readyz require `Authorization: Bearer <token>`. */
+  /** A single token; its holder is `ops` in the audit log. */
   token?: string;
+  /** Named tokens; the name is the audit log's actor. */
+  tokens?: readonly NamedToken[];
+  /** Requests per minute per client address, every route; default 600. */
+  rateLimitPerMinute?: number;
   registry: Registry;
   readiness: () => Promise<Readiness>;
   logger: Logger;
   /** A readiness callback that hangs must not hang the probe; default 5 s. */
   readinessTimeoutMs?: number;
+  /** The operator API and console; without it /api and / answer 404. */
+  control?: ControlDeps;
 }
 
 export interface OpsServer {
@@ -35,21 +58,15 @@ export interface OpsServer {
   close(): Promise<void>;
 }
 
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
+const SINGLE_TOKEN_NAME = 'ops';
 
-function authorized(header: string | undefined, token: string | undefined): boolean {
-  if (token === undefined) return true;
-  // The scheme is case-insensitive (RFC 7235); the token is not.
-  const match = /^bearer +(\S+) *$/i.exec(header ?? '');
-  // Compare digests: constant time, and the token's length does not leak.
-  return timingSafeEqual(digest(match?.[1] ?? ''), digest(token));
-}
-
-function send(res: ServerResponse, status: number, body: string, contentType = 'application/json'): void {
-  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+function send(res: ServerResponse, status: number, body: string, contentType = 'application/json', headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
   res.end(body);
+}
+
+function sendError(res: ServerResponse, error: ApiError): void {
+  send(res, error.status, errorBody(error), 'application/json', { ...error.headers });
 }
 
 async function readinessWithin(readiness: () => Promise<Readiness>, timeoutMs: number): Promise<Readiness & { error?: string }> {
@@ -64,36 +81,62 @@ async function readinessWithin(readiness: () => Promise<Readiness>, timeoutMs: n
   }
 }
 
+const OPS_ROUTES = new Set(['/healthz', '/metrics', '/readyz']);
+
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
-  const { registry, logger, token } = options;
+  const { registry, logger, token, control } = options;
   if (token !== undefined && token.length === 0) throw new Error('ops token must not be empty: omit it to disable authentication');
   const host = options.host ?? '127.0.0.1';
   const readinessTimeoutMs = options.readinessTimeoutMs ?? 5000;
+  const tokens: NamedToken[] = [...(token !== undefined ? [{ name: SINGLE_TOKEN_NAME, token }] : []), ...(options.tokens ?? [])];
+  const authenticate = createAuthenticator(tokens);
+  const limiter = new RateLimiterMemory({ points: options.rateLimitPerMinute ?? 600, duration: 60 });
+  const page: ConsolePage | undefined = control ? loadConsolePage() : undefined;
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://ops.invalid');
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+    try {
+      await limiter.consume(req.socket.remoteAddress ?? 'unknown');
+    } catch (rejection) {
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      const seconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+      throw new ApiError(429, 'RATE_LIMITED', `too many requests from this address; try again in ${seconds} s`, { headers: { 'retry-after': String(seconds) } });
+    }
+    const isApi = control !== undefined && (path === '/api' || path.startsWith('/api/'));
+    if (!isApi) {
+      const known = OPS_ROUTES.has(path) || (page !== undefined && path === '/');
+      if (!known) throw new ApiError(404, 'NOT_FOUND', 'not found');
+      if (method !== 'GET' && method !== 'HEAD') throw new ApiError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed here`, { headers: { allow: 'GET, HEAD' } });
+      if (path === '/healthz') return send(res, 200, JSON.stringify({ status: 'ok' }));
+      if (path === '/' && page) return send(res, 200, page.html, 'text/html; charset=utf-8', page.headers);
+    }
+    const caller = authenticate(req.headers.authorization);
+    if (isApi && path === '/api/session' && (method === 'GET' || method === 'HEAD')) {
+      // Open, so the console can ask "is my token good?" without a 401 in the browser's console.
+      const actor = caller.kind === 'token' ? caller.actor : null;
+      return send(res, 200, JSON.stringify({ authRequired: tokens.length > 0, authenticated: caller.kind === 'token', actor, canMutate: actor !== null }));
+    }
+    if (caller.kind === 'rejected') throw new ApiError(401, 'UNAUTHORIZED', 'send a valid ops token as Authorization: Bearer …', { headers: { 'www-authenticate': 'Bearer' } });
+    if (isApi) {
+      const answer = await handleApiRequest(control, { method, path, query: url.searchParams, req, caller });
+      return send(res, answer.status, JSON.stringify(answer.body));
+    }
+    if (path === '/metrics') return send(res, 200, await registry.metrics(), registry.contentType);
+    const r = await readinessWithin(options.readiness, readinessTimeoutMs).catch(
+      // A readiness check that throws means "not ready", not "ops endpoint broken".
+      (error: unknown) => ({ ready: false, checks: {}, error: error instanceof Error ? error.message : String(error) }),
+    );
+    send(res, r.ready ? 200 : 503, JSON.stringify(r));
+  };
 
   const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('allow', 'GET, HEAD');
-      return send(res, 405, JSON.stringify({ error: 'method not allowed' }));
-    }
-    if (path === '/healthz') return send(res, 200, JSON.stringify({ status: 'ok' }));
-    if (path !== '/metrics' && path !== '/readyz') return send(res, 404, JSON.stringify({ error: 'not found' }));
-    if (!authorized(req.headers.authorization, token)) {
-      res.setHeader('www-authenticate', 'Bearer');
-      return send(res, 401, JSON.stringify({ error: 'unauthorized' }));
-    }
-    const work =
-      path === '/metrics'
-        ? registry.metrics().then((text) => send(res, 200, text, registry.contentType))
-        : readinessWithin(options.readiness, readinessTimeoutMs).then(
-            (r) => send(res, r.ready ? 200 : 503, JSON.stringify(r)),
-            // A readiness check that throws means "not ready", not "ops endpoint broken".
-            (error: unknown) => send(res, 503, JSON.stringify({ ready: false, checks: {}, error: error instanceof Error ? error.message : String(error) })),
-          );
-    work.catch((error: unknown) => {
-      logger.warn({ err: error, path }, 'ops endpoint failed');
-      if (!res.headersSent) send(res, 500, JSON.stringify({ error: 'internal error' }));
-      else res.destroy();
+    route(req, res).catch((error: unknown) => {
+      if (res.headersSent) return res.destroy();
+      if (error instanceof ApiError) return sendError(res, error);
+      logger.warn({ err: error, path: (req.url ?? '').split('?')[0] }, 'ops endpoint failed');
+      sendError(res, new ApiError(500, 'INTERNAL', 'internal error (see the relay log)'));
     });
   });
 

@@ -57,6 +57,8 @@ WITH candidates AS MATERIALIZED (
    WHERE status = 'pending'
      AND available_at <= now()
      AND (claimed_until IS NULL OR claimed_until < now())
+     -- Aggregate types an operator paused (relay_pause) stay pending.
+     AND aggregate_type <> ALL($4::text[])
      AND NOT EXISTS (
            SELECT 1 FROM outbox held
             WHERE held.aggregate_type = o.aggregate_type
@@ -117,12 +119,12 @@ interface ClaimedRow {
  * Claim up to `batchSize` pending, available, unleased rows for `relayId`
  * for `leaseMs` (plus up to `batchSize` more rows of the same entities). Returns them in id order; an empty array means no work.
  */
-export async function claimBatch(db: SqlDb, options: { relayId: string; batchSize: number; leaseMs: number }): Promise<OutboxEvent[]> {
+export async function claimBatch(db: SqlDb, options: { relayId: string; batchSize: number; leaseMs: number; skipTypes?: readonly string[] }): Promise<OutboxEvent[]> {
   const { relayId, batchSize, leaseMs } = options;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`claimBatch: batchSize must be a positive integer (got ${batchSize})`);
   if (!(leaseMs > 0)) throw new RangeError(`claimBatch: leaseMs must be > 0 (got ${leaseMs})`);
   // Named only in session mode (db/statement.ts): through a transaction pooler a name breaks.
-  const { rows } = await db.$client.query<ClaimedRow>(statement(db, 'outbox_claim_batch', CLAIM_BATCH_SQL, [relayId, batchSize, leaseMs]));
+  const { rows } = await db.$client.query<ClaimedRow>(statement(db, 'outbox_claim_batch', CLAIM_BATCH_SQL, [relayId, batchSize, leaseMs, options.skipTypes ?? []]));
   // UPDATE … RETURNING does not keep the CTE's order.
   return rows.map(toEvent).sort((a, b) => a.id - b.id);
 }

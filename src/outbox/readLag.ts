@@ -11,6 +11,14 @@ export interface RelayLiveness {
   delivered_count: number;
 }
 
+/** An operator pause as `outbox_lag.paused` lists it (scope '*' is the whole fleet). */
+export interface PauseListing {
+  scope: string;
+  reason: string;
+  paused_by: string;
+  paused_at: string;
+}
+
 /** One row of `SELECT * FROM outbox_lag`, counts as numbers. */
 export interface OutboxLag {
   pendingCount: number;
@@ -24,6 +32,8 @@ export interface OutboxLag {
   relaysAlive: number;
   lastDeliveredAt: Date | null;
   relays: RelayLiveness[];
+  /** Operator pauses in force (relay_pause). */
+  paused: PauseListing[];
 }
 
 interface LagRow {
@@ -35,6 +45,7 @@ interface LagRow {
   relays_alive: number;
   last_delivered_at: Date | null;
   relays: RelayLiveness[];
+  paused: PauseListing[] | undefined;
 }
 
 /** Lag at a glance (the view is defined in drizzle/0001_outbox_lag_and_notify.sql). */
@@ -51,5 +62,6 @@ export async function readLag(db: SqlDb): Promise<OutboxLag> {
     relaysAlive: Number(row.relays_alive),
     lastDeliveredAt: row.last_delivered_at,
     relays: (row.relays ?? []).map((r) => ({ ...r, pid: Number(r.pid), delivered_count: Number(r.delivered_count) })),
+    paused: row.paused ?? [],
   };
 }

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { SqlDb } from '../db/pool.ts';
 import { UUID_PATTERN } from '../uuid.ts';
 
@@ -15,11 +16,21 @@ const SET_PENDING = `SET status = 'pending', attempts = 0, available_at = now(),
  * A notification on channel `outbox` is sent in the same transaction, so a
  * listening relay wakes when the rows become visible (on commit).
  */
-export async function requeueDead(db: SqlDb, target: { eventIds: string[] } | { all: true }): Promise<{ requeued: number; notFound: string[] }> {
+export async function requeueDead(
+  db: SqlDb,
+  target: { eventIds: string[] } | { all: true },
+  options: {
+    /**
+     * Runs inside the requeue's transaction, after the update, with the event
+     * ids it moved (the audit row goes here: both commit or neither).
+     */
+    alsoInTransaction?: (client: pg.PoolClient, requeuedEventIds: string[]) => Promise<void>;
+  } = {},
+): Promise<{ requeued: number; notFound: string[] }> {
   // Malformed ids never reach SQL (a uuid cast error would fail the batch).
   const given = 'eventIds' in target ? [...new Set(target.eventIds)] : undefined;
   const wanted = given?.filter((raw) => UUID_PATTERN.test(raw.trim())).map((raw) => raw.trim().toLowerCase());
-  if (given && wanted?.length === 0) return { requeued: 0, notFound: given };
+  if (given && wanted?.length === 0 && !options.alsoInTransaction) return { requeued: 0, notFound: given };
 
   const client = await db.$client.connect();
   let broken: Error | undefined;
@@ -30,6 +41,7 @@ export async function requeueDead(db: SqlDb, target: { eventIds: string[] } | { 
       : await client.query<{ event_id: string }>(`UPDATE outbox ${SET_PENDING} WHERE status = 'dead' RETURNING event_id`);
     // One notification per transaction, constant channel, empty payload (DESIGN.md).
     if (rows.length > 0) await client.query(`SELECT pg_notify('outbox', '')`);
+    await options.alsoInTransaction?.(client, rows.map((r) => r.event_id));
     await client.query('COMMIT');
     const requeued = new Set(rows.map((r) => r.event_id.toLowerCase()));
     const notFound = (given ?? []).filter((raw) => !requeued.has(raw.trim().toLowerCase()));

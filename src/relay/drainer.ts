@@ -1,4 +1,5 @@
 import { classifyPgError } from '../db/classifyPgError.ts';
+import { NOT_PAUSED, samePause, type PauseState } from '../control/pauseScope.ts';
 import type { SqlDb } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
@@ -53,6 +54,8 @@ export class Drainer {
    */
   private toldWriters: 'unknown' | 'busy' | 'waiting' = 'unknown';
   private resumeTimer: NodeJS.Timeout | undefined;
+  /** The operator's pauses (relay_pause), as the last heartbeat read them. */
+  private operatorPause: PauseState = NOT_PAUSED;
   private readonly stats: DrainStats = { delivered: 0 };
   private readonly deps: DrainerDeps;
   private readonly settings: DrainerSettings;
@@ -92,6 +95,23 @@ export class Drainer {
     return this.disposed || this.signal.aborted;
   }
 
+  /**
+   * Honour the operator's pauses from now on: a fleet pause stops claiming,
+   * a paused aggregate type is left out of claims. The batch in hand
+   * finishes. Lifting a pause drains at once.
+   */
+  setPaused(state: PauseState): void {
+    const before = this.operatorPause;
+    this.operatorPause = state;
+    if (samePause(before, state)) return;
+    const lifted = (before.all && !state.all) || before.types.some((t) => !state.types.includes(t));
+    if (lifted) this.wake('manual');
+  }
+
+  paused(): PauseState {
+    return this.operatorPause;
+  }
+
   /** The drain in progress, if any (stop() waits on it). */
   current(): Promise<void> | undefined {
     return this.draining;
@@ -103,7 +123,7 @@ export class Drainer {
       this.again = true;
       return;
     }
-    if (Date.now() < this.pausedUntil) return;
+    if (Date.now() < this.pausedUntil || this.operatorPause.all) return;
     this.draining = this.drain(reason).finally(() => {
       this.draining = undefined;
     });
@@ -154,11 +174,11 @@ export class Drainer {
     const { db, metrics } = this.deps;
     let first = true;
     let claimed = 0;
-    while (!this.stopped() && Date.now() >= this.pausedUntil) {
+    while (!this.stopped() && Date.now() >= this.pausedUntil && !this.operatorPause.all) {
       let events;
       const claimStartedAt = Date.now();
       try {
-        events = await claimBatch(db, { relayId: this.settings.relayId, batchSize: this.settings.batchSize, leaseMs: this.settings.leaseMs });
+        events = await claimBatch(db, { relayId: this.settings.relayId, batchSize: this.settings.batchSize, leaseMs: this.settings.leaseMs, skipTypes: this.operatorPause.types });
       } catch (error) {
         this.pause(error, 'claim failed');
         return claimed;

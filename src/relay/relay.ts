@@ -5,6 +5,10 @@ import { resolveConfig, type ConfigOverrides, type RelayConfig } from '../config
 import { createPool, type SqlDb } from '../db/pool.ts';
 import { DatabaseError, pgErrorCode } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
+import { createLagHistory } from '../control/lagHistory.ts';
+import type { PauseState } from '../control/pauseScope.ts';
+import { readPauseState } from '../control/readPauseState.ts';
+import { createReconcileRunner } from '../control/reconcileRunner.ts';
 import { createRelayMetrics, type RelayMetrics } from '../ops/metrics.ts';
 import { startOpsServer } from '../ops/opsServer.ts';
 import { pruneDelivered } from '../outbox/pruneDelivered.ts';
@@ -33,6 +37,8 @@ export interface Relay {
   stop(): Promise<void>;
   /** Drain now (tests, demo). */
   wake(): void;
+  /** The operator pauses this relay honours (as its last heartbeat read them). */
+  paused(): PauseState;
 }
 
 export interface CreateRelayOptions {
@@ -109,6 +115,18 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
     timers.push(timer);
   };
 
+  const history = createLagHistory(() => readLag(db), { intervalMs: resolved.opsLagSampleMs, onError: (error) => logger.debug({ err: error }, 'lag sample failed') });
+  const reconcileRunner = createReconcileRunner({ db, mongoDb: () => mongo.db(resolved.mongoDb), logger: logger.child({ component: 'reconcile' }), relayId: resolved.relayId });
+
+  /** Read relay_pause and honour it: the drainer, the paused gauge, /readyz. */
+  const refreshPause = async () => {
+    const state = await readPauseState(db);
+    drainer.setPaused(state);
+    metrics.paused.reset();
+    metrics.paused.set({ scope: '*' }, state.all ? 1 : 0);
+    for (const type of state.types) metrics.paused.set({ scope: type }, 1);
+  };
+
   // Delivered counts not yet written to outbox_relay (kept across a failed heartbeat).
   let unreported = 0;
   const heartbeat = async () => {
@@ -119,6 +137,8 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
       await heartbeatRelay(db, { id: resolved.relayId, deliveredDelta: delta, ...(stats.lastDeliveredAt ? { lastDeliveredAt: stats.lastDeliveredAt } : {}) });
       unreported = 0;
       pgHealthy = true;
+      // Within one heartbeat, every relay honours a pause or resume.
+      await refreshPause();
     } catch (error) {
       pgHealthy = false;
       logger.warn({ err: error }, 'heartbeat failed');
@@ -176,6 +196,7 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
         if (pgErrorCode(error) === '42P01') throw new DatabaseError('the database is not migrated (no outbox_relay table): run `outbox-relay migrate` first', { cause: error });
         throw error;
       });
+      await refreshPause(); // a relay started while the fleet is paused claims nothing
       pgHealthy = true;
       try {
         await mongo.connect();
@@ -189,16 +210,22 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
           host: resolved.opsHost,
           port: resolved.opsPort,
           ...(resolved.opsToken ? { token: resolved.opsToken } : {}),
+          ...(resolved.opsTokens ? { tokens: resolved.opsTokens } : {}),
+          rateLimitPerMinute: resolved.opsRateLimit,
+          control: { db, relayId: resolved.relayId, history, reconcile: reconcileRunner, onPauseChange: refreshPause, logger: logger.child({ component: 'control' }) },
           registry: metrics.registry,
           logger: logger.child({ component: 'ops' }),
           readiness: async () => {
             const mongoOk = await sink.ping();
             const checks: Record<string, boolean> = { postgres: pgHealthy, mongodb: mongoOk };
             if (wake) checks.listener = wake.connected();
-            return { ready: Object.values(checks).every(Boolean) && !abort.signal.aborted, checks };
+            const { all, types } = drainer.paused();
+            // A paused relay is ready (it is doing what it was told) and says so.
+            return { ready: Object.values(checks).every(Boolean) && !abort.signal.aborted, checks, ...(all || types.length > 0 ? { paused: { all, types } } : {}) };
           },
         });
         ops = server;
+        history.start();
         logger.info({ url: server.url }, 'ops endpoint listening');
       }
       every(resolved.pollIntervalMs, async () => drainer.wake('poll'));
@@ -217,6 +244,7 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
         }
         logger.info('relay stopping: no new claims');
         for (const timer of timers) clearInterval(timer);
+        history.stop();
         drainer.dispose();
         await wake?.stop();
         // Stop claiming; let the batch in hand finish within the timeout.
@@ -240,6 +268,8 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
           logger.warn({ err: error }, 'could not release claims at shutdown; their lease will run out');
         }
         await ops?.close();
+        // An HTTP-started reconcile records its outcome before the pool closes.
+        await Promise.race([reconcileRunner.settled(), new Promise((resolve) => setTimeout(resolve, resolved.shutdownTimeoutMs).unref())]);
         // MongoClient.close() waits on a server that does not answer (measured:
         // 15 s with the batch in hand stuck on a hung MongoDB), which would hold
         // the exit well past the shutdown timeout. Everything that matters is
@@ -256,6 +286,7 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
     wake() {
       drainer.wake('manual');
     },
+    paused: () => drainer.paused(),
   };
   return relay;
 }

@@ -132,10 +132,10 @@ describe('claimBatch', () => {
     const client = await t().pool.connect();
     try {
       await client.query('ANALYZE outbox');
-      await client.query(`PREPARE claim_plan_test(text, int, float8) AS ${CLAIM_BATCH_SQL}`);
+      await client.query(`PREPARE claim_plan_test(text, int, float8, text[]) AS ${CLAIM_BATCH_SQL}`);
       for (const mode of ['force_custom_plan', 'force_generic_plan']) {
         await client.query(`SET plan_cache_mode = ${mode}`);
-        const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE claim_plan_test('relay-a', 100, 30000)`);
+        const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE claim_plan_test('relay-a', 100, 30000, '{}')`);
         const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
         expect(plan, `${mode}:\n${plan}`).toMatch(/Index Scan using outbox_pending_idx on outbox/);
         // The UPDATE then fetches the picked rows by primary key, not by scanning the table.

@@ -23,6 +23,7 @@ describe('readLag (outbox_lag)', () => {
       relaysAlive: 0,
       lastDeliveredAt: null,
       relays: [],
+      paused: [],
     });
   });
 

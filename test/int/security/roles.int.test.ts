@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { pauseRelays } from '../../../src/control/pauseRelays.ts';
+import { readPauseState } from '../../../src/control/readPauseState.ts';
+import { resumeRelays } from '../../../src/control/resumeRelays.ts';
 import { createRoles } from '../../../src/db/createRoles.ts';
 import { createDb, createPool } from '../../../src/db/client.ts';
 import { claimBatch } from '../../../src/outbox/claimBatch.ts';
@@ -29,6 +32,12 @@ describe('least-privilege roles', () => {
       const claimed = await claimBatch(db, { relayId: 'least-privilege', batchSize: 10, leaseMs: 10_000 });
       expect(claimed).toHaveLength(1);
       expect((await markDelivered(db, { relayId: 'least-privilege', ids: claimed.map((e) => e.id) })).delivered).toHaveLength(1);
+      // The operator API's writes: pause, resume, read the pauses, append to the audit log, but never rewrite it.
+      await pauseRelays(db, { reason: 'roles', actor: 'alice' });
+      expect((await readPauseState(db)).all).toBe(true);
+      await resumeRelays(db, { reason: 'roles', actor: 'alice' });
+      await expect(pool.query(`UPDATE audit_log SET reason = 'rewritten'`)).rejects.toThrow(/permission denied/);
+      await expect(pool.query(`DELETE FROM audit_log`)).rejects.toThrow(/permission denied/);
       await expect(pool.query(`UPDATE balance SET available = available + 1`)).rejects.toThrow(/permission denied/);
       await expect(pool.query(`DELETE FROM "transaction"`)).rejects.toThrow(/permission denied/);
     } finally {

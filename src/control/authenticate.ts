@@ -1,0 +1,32 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+export interface NamedToken {
+  name: string;
+  token: string;
+}
+
+/** Who is asking: a token's holder, nobody (no token sent or none configured), or a wrong token. */
+export type Caller = { kind: 'token'; actor: string } | { kind: 'anonymous' } | { kind: 'rejected' };
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/**
+ * Match `Authorization: Bearer <token>` against the configured tokens. Every
+ * token is compared (digests, in constant time), so neither which one matched
+ * nor any token's length shows in the timing. With no tokens configured every
+ * caller is anonymous: reads are open, mutations are refused by the router.
+ */
+export function createAuthenticator(tokens: readonly NamedToken[]): (authorization: string | undefined) => Caller {
+  const known = tokens.map((t) => ({ name: t.name, digest: digest(t.token) }));
+  return (authorization) => {
+    if (known.length === 0) return { kind: 'anonymous' };
+    // The scheme is case-insensitive (RFC 7235); the token is not.
+    const match = /^bearer +(\S+) *$/i.exec(authorization ?? '');
+    const given = digest(match?.[1] ?? '');
+    let actor: string | undefined;
+    for (const k of known) if (timingSafeEqual(given, k.digest) && actor === undefined) actor = k.name;
+    return actor === undefined ? { kind: 'rejected' } : { kind: 'token', actor };
+  };
+}

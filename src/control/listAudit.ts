@@ -1,0 +1,22 @@
+import type { SqlDb } from '../db/pool.ts';
+import type { AuditAction } from './recordAudit.ts';
+
+export interface AuditRecord {
+  id: number;
+  at: Date;
+  actor: string;
+  action: AuditAction;
+  target: string;
+  reason: string | null;
+  details: Record<string, unknown> | null;
+}
+
+/** The newest audit rows first. */
+export async function listAudit(db: SqlDb, options: { limit: number }): Promise<AuditRecord[]> {
+  if (!Number.isInteger(options.limit) || options.limit < 1) throw new RangeError(`listAudit: limit must be a positive integer (got ${options.limit})`);
+  const { rows } = await db.$client.query<{ id: string; at: Date; actor: string; action: AuditAction; target: string; reason: string | null; details: Record<string, unknown> | null }>(
+    'SELECT id, at, actor, action, target, reason, details FROM audit_log ORDER BY at DESC, id DESC LIMIT $1',
+    [options.limit],
+  );
+  return rows.map((r) => ({ ...r, id: Number(r.id) }));
+}

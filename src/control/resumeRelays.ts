@@ -1,0 +1,20 @@
+import type { SqlDb } from '../db/pool.ts';
+import { withPgTransaction } from '../db/withPgTransaction.ts';
+import { scopeOf } from './pauseScope.ts';
+import { recordAudit } from './recordAudit.ts';
+
+/**
+ * Lift the fleet pause (no type) or one aggregate type's, with its audit row
+ * in the same transaction. Relays drain again as soon as their heartbeat
+ * sees it (no NOTIFY: it would wake them before they know). Resuming what is
+ * not paused is recorded (someone acted) and reported as `wasPaused: false`.
+ */
+export async function resumeRelays(db: SqlDb, request: { type?: string; reason: string; actor: string }): Promise<{ scope: string; wasPaused: boolean }> {
+  const scope = scopeOf(request.type);
+  return withPgTransaction(db.$client, async (client) => {
+    const { rowCount } = await client.query('DELETE FROM relay_pause WHERE scope = $1', [scope]);
+    const wasPaused = (rowCount ?? 0) > 0;
+    await recordAudit(client, { actor: request.actor, action: 'resume', target: scope, reason: request.reason, details: { wasPaused } });
+    return { scope, wasPaused };
+  });
+}
