@@ -6,6 +6,7 @@ import { markFailed } from '../outbox/markFailed.ts';
 import { releaseClaims } from '../outbox/releaseClaims.ts';
 import type { MetadataSink } from '../sink/metadataSink.ts';
 import type { OutboxEvent } from '../types.ts';
+import { resolveThinEvents } from './resolveThinEvents.ts';
 
 export interface DeliverSettings {
   relayId: string;
@@ -20,7 +21,8 @@ export type DeliverOutcome =
   | { kind: 'sink_unavailable'; error: Error };
 
 /**
- * Apply one claimed batch and record the result. A row is marked delivered
+ * Apply one claimed batch and record the result. Thin events get their
+ * content (the entity's newest) from PostgreSQL first. A row is marked delivered
  * only after MongoDB acknowledged its write, and only while this relay still
  * holds it (markDelivered checks claimed_by). No Postgres transaction is open
  * while we wait on MongoDB.
@@ -33,7 +35,8 @@ export async function deliverBatch(
 ): Promise<DeliverOutcome> {
   const { db, sink, metrics, logger } = deps;
   const stopTimer = metrics.batchDuration.startTimer();
-  const result = await sink.apply(events, { signal });
+  const { ready, unresolved } = await resolveThinEvents(db, events);
+  const result = await sink.apply(ready, { signal });
   if (!result.ok) {
     // An outage is not the events' fault: give them back without counting an
     // attempt, so a long MongoDB outage never parks healthy events as dead.
@@ -48,7 +51,7 @@ export async function deliverBatch(
   for (const event of events) {
     const outcome = result.outcomes.get(event.eventId);
     if (outcome?.status === 'applied') appliedIds.push(event.id);
-    else failures.push({ id: event.id, error: outcome?.status === 'failed' ? outcome.error : 'the sink returned no outcome for this event' });
+    else failures.push({ id: event.id, error: outcome?.status === 'failed' ? outcome.error : (unresolved.get(event.eventId) ?? 'the sink returned no outcome for this event') });
   }
   const createdAtById = new Map(events.map((e) => [e.id, e.createdAt.getTime()]));
   let delivered: number[] = [];
