@@ -1,0 +1,62 @@
+/**
+ * The posting as it was written before PostgreSQL kept metadata content
+ * (before issue 12): the content only in the outbox payload, the entity rows
+ * with version and hash only. Kept here, verbatim but for the hooks and the
+ * idempotency lookup, so the writer-overhead scenario can measure "before"
+ * and "after" side by side in one run, on one schema. Not product code.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import type { DbLike } from '../../src/db/client.ts';
+import { applyEntries } from '../../src/ledger/applyEntries.ts';
+import { lockBalances } from '../../src/ledger/lockBalances.ts';
+import { runInTransaction } from '../../src/ledger/runInTransaction.ts';
+import { validatePostingRequest } from '../../src/ledger/validatePostingRequest.ts';
+import { metadataHash } from '../../src/metadata/metadataHash.ts';
+import { buildOutboxRow, outboxInsert, type OutboxRow } from '../../src/outbox/enqueue.ts';
+import type { Metadata, PostingRequest } from '../../src/types.ts';
+
+export async function postWithPayloadEvents(db: DbLike, request: PostingRequest): Promise<string> {
+  const posting = validatePostingRequest(request);
+  return runInTransaction(db, async (tx) => {
+    const balances = await lockBalances(tx, posting.entries);
+    const { operations, changes } = applyEntries(balances, posting.entries);
+    await tx.execute(sql`
+      UPDATE balance AS b
+      SET available = c.available, version = b.version + c.operations, updated_at = now()
+      FROM unnest(${sql.param(changes.map((c) => c.id))}::uuid[], ${sql.param(changes.map((c) => c.available.toString()))}::bigint[],
+                  ${sql.param(changes.map((c) => c.operations))}::int[]) AS c(id, available, operations)
+      WHERE b.id = c.id`);
+    const transactionId = randomUUID();
+    const operationIds = posting.entries.map(() => randomUUID());
+    const txMeta = metadataColumns(posting.metadata);
+    const entries = posting.entries;
+    const entryMeta = entries.map((e) => metadataColumns(e.metadata));
+    const events: OutboxRow[] = [];
+    if (posting.metadata) events.push(buildOutboxRow({ aggregateType: 'transaction', aggregateId: transactionId, version: 1, payload: { metadata: posting.metadata } }));
+    entries.forEach((entry, i) => {
+      if (entry.metadata) events.push(buildOutboxRow({ aggregateType: 'operation', aggregateId: operationIds[i] as string, version: 1, payload: { metadata: entry.metadata } }));
+    });
+    await tx.execute(sql`
+      WITH inserted_transaction AS (
+        INSERT INTO "transaction" (id, idempotency_key, request_hash, description, metadata_version, metadata_hash)
+        VALUES (${transactionId}, ${posting.idempotencyKey}, ${posting.requestHash}, ${posting.description}, ${txMeta.version}, ${txMeta.hash})
+      ), inserted_operations AS (
+        INSERT INTO operation (id, transaction_id, balance_id, entry_index, account, asset, direction, amount, balance_before, balance_after, metadata_version, metadata_hash)
+        SELECT o.id, ${transactionId}::uuid, o.balance_id, o.entry_index, o.account, o.asset, o.direction, o.amount, o.balance_before, o.balance_after, o.metadata_version, o.metadata_hash
+        FROM unnest(
+          ${sql.param(operationIds)}::uuid[], ${sql.param(operations.map((o) => o.balanceId))}::uuid[], ${sql.param(operations.map((o) => o.entryIndex))}::int[],
+          ${sql.param(entries.map((e) => e.account))}::text[], ${sql.param(entries.map((e) => e.asset))}::text[], ${sql.param(entries.map((e) => e.direction))}::text[],
+          ${sql.param(entries.map((e) => e.amount.toString()))}::bigint[], ${sql.param(operations.map((o) => o.balanceBefore.toString()))}::bigint[],
+          ${sql.param(operations.map((o) => o.balanceAfter.toString()))}::bigint[], ${sql.param(entryMeta.map((m) => m.version))}::int[],
+          ${sql.param(entryMeta.map((m) => m.hash))}::text[]
+        ) AS o(id, balance_id, entry_index, account, asset, direction, amount, balance_before, balance_after, metadata_version, metadata_hash)
+      )${events.length > 0 ? sql`, inserted_events AS (${outboxInsert(events)})` : sql``}
+      SELECT 1`);
+    return transactionId;
+  });
+}
+
+function metadataColumns(metadata: Metadata | null): { version: number; hash: string | null } {
+  return metadata ? { version: 1, hash: metadataHash(metadata) } : { version: 0, hash: null };
+}
