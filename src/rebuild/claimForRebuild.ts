@@ -15,7 +15,8 @@ import { REBUILD_EVENT_TYPE } from './rebuildTypes.ts';
  * - siblings: the entity's other claimable pending rows get our lease too, so
  *   a claim that started before we committed re-checks them, finds our lease,
  *   and leaves them; we deliver them with ours (they are fenced no-ops or
- *   collapse into our newer write).
+ *   collapse into our newer write). Rows we hold already (left by a killed
+ *   run we are resuming) count as claimable: they are delivered with these.
  * For each entity taken we insert one thin event, already claimed by us: the
  * relays see a live lease on the entity until we are done, and if we crash,
  * the lease runs out and a relay delivers it. Nothing stays unprojected.
@@ -48,7 +49,7 @@ WITH free AS MATERIALIZED (
             CROSS JOIN LATERAL (
                   SELECT id FROM outbox s
                    WHERE s.aggregate_type = $1 AND s.aggregate_id = t.aggregate_id AND s.status = 'pending'
-                     AND s.available_at <= now() AND (s.claimed_until IS NULL OR s.claimed_until < now())
+                     AND s.available_at <= now() AND (s.claimed_until IS NULL OR s.claimed_until < now() OR s.claimed_by = $4)
                      FOR UPDATE SKIP LOCKED) s))
   RETURNING id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts
 )

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OutboxRelayError, ValidationError } from '../errors.ts';
 import { silentLogger } from '../logger.ts';
@@ -29,6 +28,9 @@ interface RunRow {
  * delivered), so writers and relays keep running: a newer version is never
  * overwritten, and an entity a relay holds is left to it.
  *
+ * Run one rebuild per filter at a time (a second one with the same filter
+ * resumes the same run, and the two would share its claims).
+ *
  * Resumable: the watermark (type, last id) is saved after each batch is
  * applied; the same filter resumes the unfinished run (`restart` starts over).
  * A batch cut short by a crash is written again on resume (fenced, so
@@ -51,7 +53,9 @@ export async function rebuild(deps: RebuildDeps, filter: RebuildFilter = {}, opt
 
   const sources = await listRebuildSources(db, normalised);
   const run = await openRun(deps, normalised, sources, options.restart === true);
-  const claimerId = `rebuild-${run.id}-${hostname()}-${process.pid}`.slice(0, 120);
+  // Named by the run, not the process: a resumed run owns the claims its killed
+  // predecessor left (their lease would otherwise keep those entities from it).
+  const claimerId = `rebuild-${run.id}`;
   const sink = createMongoSink(deps.mongoDb, { logger: logger.child({ component: 'sink' }) });
   await sink.prepare(sources.map((s) => s.aggregateType));
   const metrics = createRelayMetrics({ defaultMetrics: false });
@@ -84,7 +88,7 @@ export async function rebuild(deps: RebuildDeps, filter: RebuildFilter = {}, opt
       const page = await readRebuildPage(db, source, normalised, after, batchSize);
       if (page.length === 0) break;
       const events = await claimForRebuild(db, { claimerId, aggregateType: source.aggregateType, entities: page, leaseMs });
-      const taken = events.filter((e) => e.eventType === REBUILD_EVENT_TYPE && page.some((p) => p.id === e.aggregateId)).length;
+      const taken = new Set(events.filter((e) => e.eventType === REBUILD_EVENT_TYPE).map((e) => e.aggregateId)).size;
       const outcome = await deliverBatch({ db, sink, metrics, logger }, deliverSettings, events);
       if (outcome.kind === 'sink_unavailable') {
         throw new OutboxRelayError('SINK_ERROR', `rebuild: MongoDB unavailable (${outcome.error.message}); run it again to resume from the watermark`, { cause: outcome.error });
