@@ -244,7 +244,7 @@ async function rebuildCommand(
     since = new Date(options.since);
     if (!/^\d{4}-\d{2}-\d{2}/.test(options.since) || Number.isNaN(since.getTime())) throw usage(`--since takes an ISO 8601 date or timestamp (got ${options.since})`);
   }
-  const [{ readFileSync }, { parseIdsFile }, { AGGREGATE_TYPE_PATTERN }] = await Promise.all([import('node:fs'), import('./rebuild/parseIdsFile.ts'), import('./outbox/enqueue.ts')]);
+  const [{ readFileSync }, { parseIdsFile }, { AGGREGATE_TYPE_PATTERN }] = await Promise.all([import('node:fs'), import('./rebuild/parseIdsFile.ts'), import('./outbox/aggregateType.ts')]);
   for (const type of options.type ?? []) if (!AGGREGATE_TYPE_PATTERN.test(type)) throw usage(`--type: not an entity type: ${JSON.stringify(type)}`);
   let ids: { aggregateType: string; aggregateId: string }[] | undefined;
   if (options.idsFrom !== undefined) {

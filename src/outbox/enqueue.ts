@@ -9,8 +9,9 @@ import { captureTraceContext } from '../tracing/captureTraceContext.ts';
 import type { Metadata, OutboxEvent, OutboxEventInput } from '../types.ts';
 import { UUID_PATTERN } from '../uuid.ts';
 
-/** It names a MongoDB collection (`<aggregateType>_metadata`), so it stays short and plain. */
-export const AGGREGATE_TYPE_PATTERN = /^[a-z][a-z0-9_]{0,47}$/;
+import { AGGREGATE_TYPE_PATTERN } from './aggregateType.ts';
+
+export { AGGREGATE_TYPE_PATTERN };
 export const MAX_AGGREGATE_ID_LENGTH = 512;
 export const MAX_EVENT_TYPE_LENGTH = 100;
 export const MAX_EVENT_VERSION = 2 ** 31 - 1;

@@ -1,4 +1,4 @@
-import { AGGREGATE_TYPE_PATTERN } from '../outbox/enqueue.ts';
+import { AGGREGATE_TYPE_PATTERN } from '../outbox/aggregateType.ts';
 import { ValidationError } from '../errors.ts';
 
 /**

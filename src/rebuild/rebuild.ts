@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { OutboxRelayError, ValidationError } from '../errors.ts';
 import { silentLogger } from '../logger.ts';
 import { createRelayMetrics } from '../ops/metrics.ts';
-import { AGGREGATE_TYPE_PATTERN } from '../outbox/enqueue.ts';
+import { AGGREGATE_TYPE_PATTERN } from '../outbox/aggregateType.ts';
 import { deliverBatch } from '../relay/deliverBatch.ts';
 import { createMongoSink } from '../sink/mongoSink.ts';
 import { claimForRebuild } from './claimForRebuild.ts';
