@@ -3,7 +3,7 @@
  *
  * Writers: createBalance, postTransaction, updateTransactionMetadata,
  * updateOperationMetadata, enqueue. The relay: createRelay. Ops: readLag,
- * listDead, requeueDead, reconcile.
+ * listDead, requeueDead, reconcile, rebuild.
  */
 export { createDb, createPool } from './db/client.ts';
 export type { Db, DbLike } from './db/client.ts';
@@ -19,6 +19,7 @@ export { MAX_ENTRIES } from './ledger/validatePostingRequest.ts';
 export { MAX_METADATA_BYTES, MAX_METADATA_DEPTH, validateMetadata } from './metadata/validateMetadata.ts';
 export { metadataHash } from './metadata/metadataHash.ts';
 export { enqueue } from './outbox/enqueue.ts';
+export type { EnqueueOptions } from './outbox/enqueue.ts';
 
 export { createRelay, KNOWN_AGGREGATE_TYPES } from './relay/relay.ts';
 export type { CreateRelayOptions, Relay } from './relay/relay.ts';
@@ -37,6 +38,8 @@ export { reconcile } from './reconcile/reconcile.ts';
 export { formatReport } from './reconcile/formatReport.ts';
 export { runReconcileExclusive } from './reconcile/runReconcileExclusive.ts';
 export type { CheckName, CheckResult, ReconcileOptions, ReconcileReport } from './reconcile/reconcileTypes.ts';
+export { rebuild } from './rebuild/rebuild.ts';
+export type { RebuildFilter, RebuildOptions, RebuildProgress, RebuildReport } from './rebuild/rebuildTypes.ts';
 
 export {
   ConfigError,
