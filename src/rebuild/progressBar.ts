@@ -6,22 +6,22 @@ import type { RebuildProgress } from './rebuildTypes.ts';
  * terminal handling are its job, not ours), on stderr so stdout stays for
  * the summary. Our own rate and ETA (entities/s since this process started,
  * not since the run started) are shown instead of the library's, which
- * would count a resumed run's earlier work as done in no time.
+ * would count a resumed run's earlier work as done in no time (its built-in
+ * {eta} placeholder wins over a payload key of that name, hence {left}).
  */
 export function createProgressBar(stream: NodeJS.WriteStream = process.stderr): { update(progress: RebuildProgress): void; stop(): void } {
   const bar = new cliProgress.SingleBar(
     {
       stream,
-      format: 'rebuild |{bar}| {percentage}% {value}/{total} entities | {type} | {rate}/s | ETA {eta}',
+      format: 'rebuild |{bar}| {percentage}% {value}/{total} entities | {type} | {rate}/s | ETA {left}',
       hideCursor: true,
-      etaBuffer: 50,
     },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
   return {
     update(progress) {
-      const payload = { type: progress.aggregateType ?? '-', rate: progress.ratePerSecond.toFixed(0), eta: formatSeconds(progress.etaSeconds) };
+      const payload = { type: progress.aggregateType ?? '-', rate: progress.ratePerSecond.toFixed(0), left: formatSeconds(progress.etaSeconds) };
       const total = Math.max(progress.total, progress.done);
       if (!started) {
         bar.start(total, progress.done, payload);
