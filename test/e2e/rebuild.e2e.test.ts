@@ -98,5 +98,8 @@ describe('outbox-relay rebuild (the CLI, as a process)', () => {
       expect(result.out).toMatch(/outbox-relay: /);
     }
     expect(Number((await t().pool.query('SELECT count(*) AS n FROM rebuild_run')).rows[0].n)).toBe(runs);
+    const ahead = await cli(['reconcile', '--repair-ahead']);
+    expect(ahead.code).toBe(2);
+    expect(ahead.out).toMatch(/--repair-ahead needs --repair/);
   });
 });
