@@ -3,8 +3,12 @@
  * a given concurrency for a fixed window, in four variants interleaved
  * A B C D, D C B A, … (so machine drift hits all of them alike):
  *   A none          — postings without metadata: no outbox row, no NOTIFY;
+ *   P payload outbox — the write before PostgreSQL kept the content (issue 12):
+ *                     metadata only in the outbox payload, 2 rows, NOTIFY off
+ *                     (bench/support/payloadPosting.ts) — "before" for B;
  *   B outbox        — metadata on the transaction and the credit entry (2
- *                     outbox rows), NOTIFY trigger disabled;
+ *                     thin outbox rows, content on the entity rows), NOTIFY
+ *                     trigger disabled;
  *   C relays busy   — as deployed while the relays are draining (which they
  *                     are whenever writers run near their limit):
  *                     outbox_wakeup says no relay waits, so the trigger reads
@@ -13,6 +17,7 @@
  *                     waits, every commit notifies a connection LISTENing on
  *                     the channel (the old always-notify behaviour).
  * No relay drains during the windows; the outbox is truncated between them.
+ * A B C D with P interleaved too: A P B C D, D C B P A, …
  */
 import pg from 'pg';
 import { createDb } from '../src/db/client.ts';
@@ -20,8 +25,8 @@ import type { BenchEnv } from './support/benchEnv.ts';
 import { createAccounts, postOne } from './support/ledgerFixture.ts';
 import { median, round } from './support/stats.ts';
 
-export type WriterVariant = 'none' | 'outbox' | 'notifyBusy' | 'notifyWaiting';
-const VARIANTS: WriterVariant[] = ['none', 'outbox', 'notifyBusy', 'notifyWaiting'];
+export type WriterVariant = 'none' | 'payloadOutbox' | 'outbox' | 'notifyBusy' | 'notifyWaiting';
+const VARIANTS: WriterVariant[] = ['none', 'payloadOutbox', 'outbox', 'notifyBusy', 'notifyWaiting'];
 
 export interface WriterOverheadResult {
   concurrency: number;
@@ -32,6 +37,16 @@ export interface WriterOverheadResult {
   median: Record<WriterVariant, number>;
   /** 1 − variant/none, on medians. */
   costOutbox: number;
+  /** The same for the write before issue 12 (content in the payload only). */
+  costPayloadOutbox: number;
+  /** B / P on medians: > 1 means keeping the content in PostgreSQL (thin events) writes faster than before. */
+  thinVsPayload: number;
+  /**
+   * Median over rounds of B / P within the round (the two windows run back to
+   * back): steadier than the ratio of medians on a machine whose load swings
+   * 3× between rounds.
+   */
+  thinVsPayloadPaired: number;
   /** As deployed under load: the NOTIFY trigger on, relays busy (it stays silent). */
   costNotifyBusy: number;
   /** As deployed with a relay idle: every commit notifies. */
@@ -50,7 +65,7 @@ export async function writerOverhead(env: BenchEnv, options: { concurrency: numb
     let notifications = 0;
     listener.on('notification', () => notifications++);
     const db = createDb(scratch.pool);
-    const windows: Record<WriterVariant, number[]> = { none: [], outbox: [], notifyBusy: [], notifyWaiting: [] };
+    const windows: Record<WriterVariant, number[]> = { none: [], payloadOutbox: [], outbox: [], notifyBusy: [], notifyWaiting: [] };
     for (let round_ = 0; round_ < options.rounds; round_++) {
       // A B C D, then D C B A: the ledger tables grow and throughput drifts down
       // within a scenario (measured: −15 % per round), so a fixed order would
@@ -68,7 +83,7 @@ export async function writerOverhead(env: BenchEnv, options: { concurrency: numb
         const start = performance.now();
         const worker = async () => {
           while (performance.now() < end) {
-            await postOne(db, accounts, events, `w${variant}`);
+            await postOne(db, accounts, events, `w${variant}`, { payloadEvents: variant === 'payloadOutbox' });
             count++;
           }
         };
@@ -80,7 +95,7 @@ export async function writerOverhead(env: BenchEnv, options: { concurrency: numb
     await scratch.pool.query('ALTER TABLE outbox ENABLE TRIGGER outbox_notify');
     await scratch.pool.query('UPDATE outbox_wakeup SET relay_waiting = true');
     if (notifications === 0) throw new Error('writer overhead: the relay-waiting variant delivered no notification (trigger missing?)');
-    const med = { none: median(windows.none), outbox: median(windows.outbox), notifyBusy: median(windows.notifyBusy), notifyWaiting: median(windows.notifyWaiting) };
+    const med = { none: median(windows.none), payloadOutbox: median(windows.payloadOutbox), outbox: median(windows.outbox), notifyBusy: median(windows.notifyBusy), notifyWaiting: median(windows.notifyWaiting) };
     return {
       concurrency: options.concurrency,
       windowSeconds: options.windowSeconds,
@@ -88,6 +103,9 @@ export async function writerOverhead(env: BenchEnv, options: { concurrency: numb
       windows,
       median: med,
       costOutbox: round(1 - med.outbox / med.none, 3),
+      costPayloadOutbox: round(1 - med.payloadOutbox / med.none, 3),
+      thinVsPayload: round(med.outbox / med.payloadOutbox, 3),
+      thinVsPayloadPaired: round(median(windows.outbox.map((b, i) => b / (windows.payloadOutbox[i] ?? Number.NaN))), 3),
       costNotifyBusy: round(1 - med.notifyBusy / med.none, 3),
       costNotifyWaiting: round(1 - med.notifyWaiting / med.none, 3),
     };

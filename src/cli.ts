@@ -118,9 +118,19 @@ async function runCommand(options: Record<string, unknown>): Promise<void> {
 
 async function migrateCommand(options: { createRoles?: boolean } & Record<string, unknown>): Promise<void> {
   const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
-  const { runMigrations } = await import('./db/migrate.ts');
+  const [{ runMigrations }, { readMetadataBackfill }] = await Promise.all([import('./db/migrate.ts'), import('./db/readMetadataBackfill.ts')]);
+  const started = new Date();
   await runMigrations(config.databaseUrl);
   console.error('migrations applied');
+  // The upgrade that moved metadata content into PostgreSQL ran just now: say what it could not fill.
+  // (ran_at is the server's transaction time; allow for a client clock a little ahead.)
+  const backfill = (await readMetadataBackfill(config.databaseUrl)).filter((b) => b.ranAt.getTime() >= started.getTime() - 60_000);
+  for (const b of backfill) {
+    console.error(
+      `metadata content: ${b.aggregateType}: ${b.filled} filled from retained outbox payloads` +
+        (b.missing > 0 ? `, ${b.missing} NOT filled (their payloads were pruned); MongoDB holds their only copy: run reconcile --repair to copy it back (check metadata-content)` : ', none missing'),
+    );
+  }
   if (options.createRoles) {
     const { createRoles } = await import('./db/createRoles.ts');
     console.error(`roles ready: ${(await createRoles(config.databaseUrl)).join(', ')}`);
@@ -276,9 +286,10 @@ async function demoCommand(options: { rate: string; duration?: string; customers
 const RECONCILE_KEYS: SettingKey[] = ['databaseUrl', 'mongoUrl', 'mongoDb', 'poolMode', 'logLevel', 'logFormat'];
 
 async function reconcileCommand(
-  options: { repair?: boolean; reason?: string; json?: boolean; check?: string[]; sampleLimit: string; pageSize: string; pendingOlderThan: string } & Record<string, unknown>,
+  options: { repair?: boolean; repairAhead?: boolean; reason?: string; json?: boolean; check?: string[]; sampleLimit: string; pageSize: string; pendingOlderThan: string } & Record<string, unknown>,
 ): Promise<void> {
   const config = resolveConfig(process.env, overridesFrom(options, RECONCILE_KEYS), ['databaseUrl', 'mongoUrl']);
+  if (options.repairAhead && !options.repair) throw usage('--repair-ahead needs --repair');
   const checks = options.check ?? [...CHECK_NAMES];
   const unknown = checks.filter((c) => !(CHECK_NAMES as readonly string[]).includes(c));
   if (unknown.length > 0) throw usage(`unknown check ${unknown.join(', ')}; the checks are ${CHECK_NAMES.join(', ')}`);
@@ -306,13 +317,100 @@ async function reconcileCommand(
       const { recordAudit } = await import('./control/recordAudit.ts');
       await recordAudit(pool, { actor: cliActor(), action: 'repair', target: 'reconcile --repair', reason: options.reason?.trim() || null, details: { checks } });
     }
-    const report = await reconcile({ db, mongoDb: mongo.db(config.mongoDb), logger }, { checks: checks as CheckName[], repair: options.repair === true, poolMode: config.poolMode, ...numbers });
+    const report = await reconcile({ db, mongoDb: mongo.db(config.mongoDb), logger }, { checks: checks as CheckName[], repair: options.repair === true, repairAhead: options.repairAhead === true, poolMode: config.poolMode, ...numbers });
     await recordReconcileRun(db, report, 'cli').catch((error: unknown) => logger.warn({ err: error }, 'could not record the reconcile run'));
     console.log(options.json ? JSON.stringify(report, null, 2) : formatReport(report));
     exitCode = reconcileExitCode({ report });
   } catch (error) {
     console.error(scrubber(process.argv)(`outbox-relay: reconcile could not run: ${error instanceof Error ? error.message : String(error)}`));
     exitCode = reconcileExitCode({ error });
+  } finally {
+    await Promise.allSettled([pool.end(), mongo.close()]);
+  }
+  process.exit(exitCode);
+}
+
+async function rebuildCommand(
+  options: { type?: string[]; since?: string; idsFrom?: string; rate?: string; batchSize: string; json?: boolean; restart?: boolean } & Record<string, unknown>,
+): Promise<void> {
+  const config = resolveConfig(process.env, overridesFrom(options, RECONCILE_KEYS), ['databaseUrl', 'mongoUrl']);
+  const batchSize = Number(options.batchSize);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw usage(`--batch-size takes a whole number from 1 to 10000 (got ${options.batchSize})`);
+  const rate = options.rate === undefined ? undefined : Number(options.rate);
+  if (rate !== undefined && !(rate > 0 && Number.isFinite(rate))) throw usage(`--rate takes entities per second > 0 (got ${options.rate})`);
+  let since: Date | undefined;
+  if (options.since !== undefined) {
+    since = new Date(options.since);
+    if (!/^\d{4}-\d{2}-\d{2}/.test(options.since) || Number.isNaN(since.getTime())) throw usage(`--since takes an ISO 8601 date or timestamp (got ${options.since})`);
+  }
+  const [{ readFileSync }, { parseIdsFile }, { AGGREGATE_TYPE_PATTERN }] = await Promise.all([import('node:fs'), import('./rebuild/parseIdsFile.ts'), import('./outbox/aggregateType.ts')]);
+  for (const type of options.type ?? []) if (!AGGREGATE_TYPE_PATTERN.test(type)) throw usage(`--type: not an entity type: ${JSON.stringify(type)}`);
+  let ids: { aggregateType: string; aggregateId: string }[] | undefined;
+  if (options.idsFrom !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(options.idsFrom, 'utf8');
+    } catch (error) {
+      throw usage(`--ids-from: cannot read ${options.idsFrom}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+    try {
+      ids = parseIdsFile(text, options.type ?? ['transaction', 'operation']);
+    } catch (error) {
+      throw usage(error instanceof Error ? error.message : String(error));
+    }
+  }
+  const logger = loggerFor(config);
+  const [{ MongoClient }, { rebuild }, { rebuildExitCode }, { createPool }, { createProgressBar }] = await Promise.all([
+    import('mongodb'),
+    import('./rebuild/rebuild.ts'),
+    import('./rebuild/rebuildExitCode.ts'),
+    import('./db/pool.ts'),
+    import('./rebuild/progressBar.ts'),
+  ]);
+  const pool = createPool(config.databaseUrl, { max: 2, applicationName: 'outbox-relay-rebuild' });
+  const mongo = new MongoClient(config.mongoUrl, { serverSelectionTimeoutMS: 10_000, appName: 'outbox-relay-rebuild' });
+  const abort = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (abort.signal.aborted) process.exit(2);
+    console.error(`outbox-relay: ${signal}: stopping after the batch in hand (again to exit now); run rebuild again with the same filter to resume`);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const bar = !options.json && process.stderr.isTTY === true ? createProgressBar() : undefined;
+  let lastLine = 0;
+  const onProgress = (progress: import('./rebuild/rebuildTypes.ts').RebuildProgress) => {
+    if (options.json) console.log(JSON.stringify({ event: 'progress', ...progress }));
+    else if (bar) bar.update(progress);
+    else if (Date.now() - lastLine >= 5000) {
+      // Not a terminal (a log file, CI): a plain line every 5 s instead of a bar.
+      lastLine = Date.now();
+      console.error(`rebuild: ${progress.done}/${progress.total} entities, ${progress.ratePerSecond}/s, ETA ${progress.etaSeconds ?? '?'} s`);
+    }
+  };
+  let exitCode: 0 | 1 | 2;
+  try {
+    await mongo.connect();
+    const report = await rebuild(
+      { db: { $client: pool }, mongoDb: mongo.db(config.mongoDb), logger },
+      { ...(options.type ? { types: options.type } : {}), ...(since ? { since } : {}), ...(ids ? { ids } : {}) },
+      { batchSize, ...(rate ? { ratePerSecond: rate } : {}), restart: options.restart === true, signal: abort.signal, onProgress },
+    );
+    bar?.stop();
+    if (options.json) console.log(JSON.stringify({ event: 'done', ...report }));
+    else {
+      console.log(
+        `rebuild ${report.status === 'complete' ? 'complete' : 'STOPPED (run again to resume)'}: ${report.done}/${report.total} entities in ${report.seconds} s ` +
+          `(${report.written} written by this process at ${report.ratePerSecond}/s, ${report.handedToRelays} left to the relays that held them, ${report.failed} failed` +
+          `${report.resumedAt > 0 ? `, resumed at ${report.resumedAt}` : ''})`,
+      );
+      if (report.notRebuildable > 0) console.log(`${report.notRebuildable} entities have no content in PostgreSQL (pruned before the upgrade): see reconcile's metadata-content check`);
+    }
+    exitCode = rebuildExitCode({ report });
+  } catch (error) {
+    bar?.stop();
+    console.error(`outbox-relay: rebuild could not run: ${error instanceof Error ? error.message : String(error)}`);
+    exitCode = rebuildExitCode({ error });
   } finally {
     await Promise.allSettled([pool.end(), mongo.close()]);
   }
@@ -365,6 +463,7 @@ export function buildProgram(scrub: (text: string) => string = (text) => text): 
       .description('Prove PostgreSQL and MongoDB agree. Exit 0 clean, 1 problems found, 2 could not run.')
       .option('--repair', 'fix metadata drift by enqueuing fresh events (never touches balances, transactions or operations; recorded in the audit log)')
       .option('--reason <text>', 'with --repair: why (goes to the audit log)')
+      .option('--repair-ahead', 'with --repair: also reset documents ahead of PostgreSQL (after a PostgreSQL restore) to PostgreSQL\'s content')
       .option('--json', 'machine-readable report')
       .option('--check <name...>', `run only these checks: ${CHECK_NAMES.join(', ')}`)
       .option('--sample-limit <n>', 'offending ids shown per check', '20')
@@ -394,6 +493,22 @@ export function buildProgram(scrub: (text: string) => string = (text) => text): 
       .option('--limit <n>', 'how many', '50'),
     DB_KEYS,
   ).action(auditCommand);
+  addSettingFlags(
+    program
+      .command('rebuild')
+      .description(
+        'Re-project metadata from PostgreSQL into MongoDB (MongoDB lost or restored from a backup), while writers and relays run; never overwrites a newer version. ' +
+          'Resumes an unfinished run with the same filter. Exit 0 all done, 1 some entities could not be, 2 could not run or stopped.',
+      )
+      .option('--type <name...>', 'only these entity types (transaction, operation, or an enqueue type kept with keepContent)')
+      .option('--since <iso-date>', 'only entities whose metadata changed at or after this time')
+      .option('--ids-from <file>', 'only the entities in this file: one <type>/<id> (or a bare id, for each --type) per line')
+      .option('--rate <n>', 'at most n entities per second')
+      .option('--batch-size <n>', 'entities per batch (one claim, one bulk write, one watermark)', '500')
+      .option('--restart', 'start over instead of resuming an unfinished run with the same filter')
+      .option('--json', 'progress as JSON lines on stdout, then a final { "event": "done" } line'),
+    RECONCILE_KEYS,
+  ).action(rebuildCommand);
   addSettingFlags(
     program
       .command('demo')

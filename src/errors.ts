@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'IDEMPOTENCY_CONFLICT'
   // operations
   | 'INVALID_CONFIG'
+  | 'INVALID_REBUILD'
   | 'SERVICES_UNAVAILABLE'
   | 'DATABASE_ERROR'
   | 'SINK_ERROR'

@@ -3,7 +3,7 @@
  *
  * Writers: createBalance, postTransaction, updateTransactionMetadata,
  * updateOperationMetadata, enqueue. The relay: createRelay. Ops: readLag,
- * listDead, requeueDead, reconcile, pauseRelays, resumeRelays, listAudit.
+ * listDead, requeueDead, reconcile, rebuild, pauseRelays, resumeRelays, listAudit.
  *
  * Importing it never loads drizzle-orm (a plain-pg writer would pay ~230 MiB
  * of heap for it, src/db/pool.ts); drizzle users get `createDb` and the
@@ -25,6 +25,7 @@ export { MAX_ENTRIES } from './ledger/validatePostingRequest.ts';
 export { MAX_METADATA_BYTES, MAX_METADATA_DEPTH, validateMetadata } from './metadata/validateMetadata.ts';
 export { metadataHash } from './metadata/metadataHash.ts';
 export { enqueue } from './outbox/enqueue.ts';
+export type { EnqueueOptions } from './outbox/enqueue.ts';
 
 export { createRelay, KNOWN_AGGREGATE_TYPES } from './relay/relay.ts';
 export type { CreateRelayOptions, Relay } from './relay/relay.ts';
@@ -52,6 +53,8 @@ export type { PauseState } from './control/pauseScope.ts';
 export { listAudit } from './control/listAudit.ts';
 export type { AuditRecord } from './control/listAudit.ts';
 export type { CheckName, CheckResult, ReconcileOptions, ReconcileReport } from './reconcile/reconcileTypes.ts';
+export { rebuild } from './rebuild/rebuild.ts';
+export type { RebuildFilter, RebuildOptions, RebuildProgress, RebuildReport } from './rebuild/rebuildTypes.ts';
 
 export {
   ConfigError,

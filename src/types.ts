@@ -7,6 +7,9 @@
  * - delivery: the sink acknowledged the write and the relay still held the row; it moves to outbox_delivered.
  * - fence: the sink write takes effect only where the stored version is lower than the event's.
  * - dead: an event that failed maxAttempts times; parked until an operator requeues it.
+ * - thin event: an outbox row without payload; the relay reads the entity's newest
+ *   metadata from PostgreSQL (the content store) when it delivers.
+ * - rebuild: re-projecting entities from PostgreSQL's content into MongoDB.
  */
 
 import type { TraceContext } from './tracing/traceContext.ts';
@@ -38,7 +41,11 @@ export interface OutboxEvent {
   aggregateId: string;
   version: number;
   eventType: string;
-  payload: { metadata: Metadata };
+  /**
+   * The content, or null for a thin event (the ledger's own, and enqueue with
+   * `keepContent`): its content lives in PostgreSQL and is read at delivery.
+   */
+  payload: { metadata: Metadata } | null;
   createdAt: Date;
   attempts: number;
   /** The writer's W3C trace context captured at write; null or absent when it had none. */

@@ -2,6 +2,8 @@
 import type pg from 'pg';
 import { postTransaction } from '../../src/ledger/postTransaction.ts';
 import type { DbLike } from '../../src/db/client.ts';
+import type { PostingRequest } from '../../src/types.ts';
+import { postWithPayloadEvents } from './payloadPosting.ts';
 
 export async function createAccounts(pool: pg.Pool, count: number): Promise<string[]> {
   // Bulk SQL instead of createBalance × n: set-up time is not what is measured.
@@ -15,12 +17,12 @@ let sequence = 0;
  * One posting between two random accounts. `events`: 0 (no metadata, no
  * outbox row), 1 (metadata on the transaction) or 2 (also on the credit entry).
  */
-export async function postOne(db: DbLike, accounts: readonly string[], events: 0 | 1 | 2, tag: string): Promise<string> {
+export async function postOne(db: DbLike, accounts: readonly string[], events: 0 | 1 | 2, tag: string, options: { payloadEvents?: boolean } = {}): Promise<string> {
   const a = Math.floor(Math.random() * accounts.length);
   let b = Math.floor(Math.random() * (accounts.length - 1));
   if (b >= a) b++;
   const n = sequence++;
-  const result = await postTransaction(db, {
+  const request = {
     idempotencyKey: `${tag}-${process.pid}-${n}`,
     description: 'bench posting',
     ...(events > 0 ? { metadata: { ref: `INV-${n}`, channel: 'bench', tags: ['a', 'b'] } } : {}),
@@ -28,6 +30,8 @@ export async function postOne(db: DbLike, accounts: readonly string[], events: 0
       { account: accounts[a] as string, asset: 'EUR', direction: 'debit', amount: '100' },
       { account: accounts[b] as string, asset: 'EUR', direction: 'credit', amount: '100', ...(events > 1 ? { metadata: { note: `credit ${n}` } } : {}) },
     ],
-  });
-  return result.transactionId;
+  } satisfies PostingRequest;
+  // The write as it was before PostgreSQL kept the content (writer-overhead "before").
+  if (options.payloadEvents) return postWithPayloadEvents(db, request);
+  return (await postTransaction(db, request)).transactionId;
 }

@@ -59,6 +59,10 @@ export function renderMarkdown(r: BenchResults): string {
       `| ${w.concurrency} | ${f(w.median.none)} | ${f(w.median.outbox)} (${ratio(w.median.outbox, w.median.none)}) | ${f(w.median.notifyBusy)} (${ratio(w.median.notifyBusy, w.median.none)}) | ${f(w.median.notifyWaiting)} (${ratio(w.median.notifyWaiting, w.median.none)}) | ${f(w.costOutbox * 100)} % | ${f(w.costNotifyBusy * 100)} % | ${f(w.costNotifyWaiting * 100)} % | ${w.windows.none.join(', ')} / ${w.windows.outbox.join(', ')} / ${w.windows.notifyBusy.join(', ')} / ${w.windows.notifyWaiting.join(', ')} |`,
     );
   }
+  for (const w of r.writer) {
+    if (w.median.payloadOutbox === undefined) continue;
+    lines.push('', `Before/after PostgreSQL kept the content, concurrency ${w.concurrency}: P (content in the outbox payload only, as before) ${f(w.median.payloadOutbox)} postings/s (cost ${f(w.costPayloadOutbox * 100)} %), B (content on the entity rows, thin events) ${f(w.median.outbox)} postings/s: B / P = ${w.thinVsPayload} on medians, ${w.thinVsPayloadPaired} as the median of per-round ratios. Windows P: ${w.windows.payloadOutbox.join(', ')}.`);
+  }
   lines.push('', 'Medians of the windows; cost = 1 − variant / none. Postings carry 2 outbox events (transaction + credit entry) in the outbox variants. C is what writers pay while relays drain (outbox_wakeup says busy, the trigger stays silent); D while a relay sits idle (every commit notifies).', '', '![charts](latest.svg)', '');
   return lines.join('\n');
 }

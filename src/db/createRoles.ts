@@ -14,6 +14,8 @@ export const ROLE_GRANTS: Readonly<Record<'outbox_relay_writer' | 'outbox_relay_
   outbox_relay_writer: [
     'GRANT SELECT, INSERT, UPDATE ON balance, "transaction", operation TO outbox_relay_writer',
     'GRANT SELECT, INSERT ON outbox TO outbox_relay_writer',
+    // enqueue(…, { keepContent: true }) keeps the content here.
+    'GRANT SELECT, INSERT, UPDATE ON entity_metadata TO outbox_relay_writer',
     'GRANT SELECT ON outbox_delivered TO outbox_relay_writer',
     // The NOTIFY trigger runs as the writer and reads whether a relay waits.
     'GRANT SELECT ON outbox_wakeup TO outbox_relay_writer',
@@ -25,12 +27,14 @@ export const ROLE_GRANTS: Readonly<Record<'outbox_relay_writer' | 'outbox_relay_
     'GRANT SELECT, INSERT, UPDATE ON outbox_relay TO outbox_relay_relay',
     'GRANT SELECT, UPDATE ON outbox_wakeup TO outbox_relay_relay',
     'GRANT SELECT ON outbox_lag TO outbox_relay_relay',
-    'GRANT SELECT ON balance, "transaction", operation TO outbox_relay_relay',
+    // Thin events' content is read from the entity rows at delivery; rebuild reads them too.
+    'GRANT SELECT ON balance, "transaction", operation, entity_metadata, metadata_backfill TO outbox_relay_relay',
+    'GRANT SELECT, INSERT, UPDATE ON rebuild_run TO outbox_relay_relay',
     'GRANT SELECT, INSERT ON reconcile_run TO outbox_relay_relay',
     // The operator API: pauses, and an audit log the relay may append to but never rewrite.
     'GRANT SELECT, INSERT, UPDATE, DELETE ON relay_pause TO outbox_relay_relay',
     'GRANT SELECT, INSERT ON audit_log TO outbox_relay_relay',
-    'GRANT USAGE ON SEQUENCE outbox_id_seq, reconcile_run_id_seq, audit_log_id_seq TO outbox_relay_relay',
+    'GRANT USAGE ON SEQUENCE outbox_id_seq, reconcile_run_id_seq, audit_log_id_seq, rebuild_run_id_seq TO outbox_relay_relay',
   ],
 };
 

@@ -17,6 +17,7 @@ import {
   jsonb,
   pgTable,
   pgView,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -60,6 +61,12 @@ export const transaction = pgTable(
     /** The metadata version and hash MongoDB should hold (0 / null: none). */
     metadataVersion: integer('metadata_version').notNull().default(0),
     metadataHash: text('metadata_hash'),
+    /**
+     * The metadata itself, at metadata_version: the source of truth MongoDB is
+     * projected from (DESIGN.md invariant 9). NULL with a version > 0 only for
+     * content pruned before the upgrade that added this column.
+     */
+    metadata: jsonb('metadata'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -89,7 +96,11 @@ export const operation = pgTable(
     balanceAfter: bigint('balance_after', { mode: 'bigint' }).notNull(),
     metadataVersion: integer('metadata_version').notNull().default(0),
     metadataHash: text('metadata_hash'),
+    /** As transaction.metadata. */
+    metadata: jsonb('metadata'),
     createdAt: createdAt(),
+    /** When the metadata last changed (`rebuild --since`). */
+    updatedAt: updatedAt(),
   },
   (t) => [
     index('operation_transaction_id_idx').on(t.transactionId),
@@ -106,7 +117,12 @@ const outboxColumns = () => ({
   aggregateId: text('aggregate_id').notNull(),
   version: integer('version').notNull(),
   eventType: text('event_type').notNull(),
-  payload: jsonb('payload').notNull(),
+  /**
+   * `{ metadata }` for an event that carries its content; NULL for a thin
+   * event (the ledger's, and `enqueue(…, { keepContent: true })`): the relay
+   * reads the entity's newest content from PostgreSQL when it delivers.
+   */
+  payload: jsonb('payload'),
   // clock_timestamp, not now(): now() is the transaction's start, and
   // commit-to-applied latency is measured from this column.
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`clock_timestamp()`),
@@ -207,6 +223,60 @@ export const outboxWakeup = pgTable(
   },
   (t) => [check('outbox_wakeup_one_row', sql`${t.id}`)],
 );
+
+/**
+ * Metadata content of entities written through `enqueue(…, { keepContent: true })`:
+ * what `transaction.metadata` is for the ledger's own entities. One row per
+ * entity at its newest version (an older enqueue never overwrites a newer one).
+ */
+export const entityMetadata = pgTable(
+  'entity_metadata',
+  {
+    aggregateType: text('aggregate_type').notNull(),
+    aggregateId: text('aggregate_id').notNull(),
+    version: integer('version').notNull(),
+    hash: text('hash').notNull(),
+    metadata: jsonb('metadata').notNull(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [primaryKey({ columns: [t.aggregateType, t.aggregateId] }), check('entity_metadata_version_positive', sql`${t.version} > 0`)],
+);
+
+/**
+ * One row per `rebuild` (re-projection into MongoDB). The watermark (which
+ * entity type, the last id done) is written after each batch is applied, so a
+ * rebuild killed half-way resumes where it stopped. At most one unfinished
+ * run per filter.
+ */
+export const rebuildRun = pgTable(
+  'rebuild_run',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    /** sha256 of the normalised filter: the same filter resumes the same run. */
+    filterKey: text('filter_key').notNull(),
+    filter: jsonb('filter').notNull(),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: updatedAt(),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+    /** Watermark: entities of types before this one are done, and of this type up to cursor_id. */
+    cursorType: text('cursor_type'),
+    cursorId: text('cursor_id'),
+    /** Entities done (applied, or handed to a relay that holds them). */
+    done: bigint('done', { mode: 'number' }).notNull().default(0),
+    /** Entities in scope when the run started (for progress and ETA). */
+    total: bigint('total', { mode: 'number' }).notNull().default(0),
+  },
+  (t) => [uniqueIndex('rebuild_run_open_key').on(t.filterKey).where(sql`${t.finishedAt} IS NULL`)],
+);
+
+/** What the upgrade to PostgreSQL-held metadata could fill (migration 0009), per entity type. */
+export const metadataBackfill = pgTable('metadata_backfill', {
+  aggregateType: text('aggregate_type').primaryKey(),
+  filled: bigint('filled', { mode: 'number' }).notNull(),
+  /** Entities with metadata whose content no retained payload held (pruned before the upgrade). */
+  missing: bigint('missing', { mode: 'number' }).notNull(),
+  ranAt: timestamp('ran_at', { withTimezone: true }).notNull().defaultNow(),
+});
 
 /** Every reconciliation run (CLI or a relay's periodic one): `outbox-relay status` shows the last. */
 export const reconcileRun = pgTable(

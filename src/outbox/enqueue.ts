@@ -2,14 +2,16 @@ import { randomUUID } from 'node:crypto';
 import sql, { type Sql } from 'sql-template-tag';
 import { sqlRunner, type DbLike, type SqlRunner } from '../db/sqlRunner.ts';
 import { ValidationError } from '../errors.ts';
+import { metadataHash } from '../metadata/metadataHash.ts';
 import { validateMetadata } from '../metadata/validateMetadata.ts';
 import { validateText } from '../metadata/validateText.ts';
 import { captureTraceContext } from '../tracing/captureTraceContext.ts';
 import type { Metadata, OutboxEvent, OutboxEventInput } from '../types.ts';
 import { UUID_PATTERN } from '../uuid.ts';
 
-/** It names a MongoDB collection (`<aggregateType>_metadata`), so it stays short and plain. */
-export const AGGREGATE_TYPE_PATTERN = /^[a-z][a-z0-9_]{0,47}$/;
+import { AGGREGATE_TYPE_PATTERN } from './aggregateType.ts';
+
+export { AGGREGATE_TYPE_PATTERN };
 export const MAX_AGGREGATE_ID_LENGTH = 512;
 export const MAX_EVENT_TYPE_LENGTH = 100;
 export const MAX_EVENT_VERSION = 2 ** 31 - 1;
@@ -30,9 +32,53 @@ export type OutboxRow = Omit<OutboxEvent, 'id' | 'createdAt' | 'attempts'>;
  *
  * Throws `ValidationError('INVALID_EVENT' | 'INVALID_METADATA')` on bad input.
  */
-export async function enqueue(tx: DbLike, event: OutboxEventInput): Promise<{ id: number; eventId: string }> {
-  const [row] = await insertOutboxRows(sqlRunner(tx), [buildOutboxRow(event)]);
-  return row as { id: number; eventId: string };
+export async function enqueue(tx: DbLike, event: OutboxEventInput, options: EnqueueOptions = {}): Promise<{ id: number; eventId: string }> {
+  const row = buildOutboxRow(event);
+  if (options.keepContent === true) return keepContentAndEnqueue(tx, row);
+  const [inserted] = await insertOutboxRows(sqlRunner(tx), [row]);
+  return inserted as { id: number; eventId: string };
+}
+
+export interface EnqueueOptions {
+  /**
+   * Keep the metadata in PostgreSQL (table entity_metadata, newest version
+   * per entity) and enqueue a thin event: the content then survives outbox
+   * pruning, and `rebuild` can re-project the entity. Opt in for every write
+   * of an entity type or for none (an event without it carries its own
+   * payload, which PostgreSQL does not keep). Not for `transaction` and
+   * `operation`, whose content the ledger keeps itself.
+   */
+  keepContent?: boolean;
+}
+
+/** Aggregate types whose content the ledger keeps in its own tables. */
+export const LEDGER_AGGREGATE_TYPES: ReadonlySet<string> = new Set(['transaction', 'operation']);
+
+async function keepContentAndEnqueue(tx: DbLike, row: OutboxRow): Promise<{ id: number; eventId: string }> {
+  if (LEDGER_AGGREGATE_TYPES.has(row.aggregateType)) {
+    fail('aggregateType', `${row.aggregateType} is the ledger's own; keepContent is for other entity types (the ledger keeps its content itself)`);
+  }
+  const metadata = (row.payload as { metadata: Metadata }).metadata;
+  const db = sqlRunner(tx);
+  // Fenced like the sink: an older version never overwrites a newer one, so
+  // events enqueued out of order leave the newest content in place.
+  await db.query(sql`
+    INSERT INTO entity_metadata (aggregate_type, aggregate_id, version, hash, metadata)
+    VALUES (${row.aggregateType}, ${row.aggregateId}, ${row.version}, ${metadataHash(metadata)}, ${JSON.stringify(metadata)}::jsonb)
+    ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
+      SET version = EXCLUDED.version, hash = EXCLUDED.hash, metadata = EXCLUDED.metadata, updated_at = now()
+      WHERE entity_metadata.version < EXCLUDED.version`);
+  const [inserted] = await insertOutboxRows(db, [{ ...row, payload: null }]);
+  return inserted as { id: number; eventId: string };
+}
+
+/**
+ * A thin event for an entity whose content PostgreSQL holds (the ledger's
+ * transactions and operations): no payload, the relay reads the newest
+ * content at delivery. Built here so every outbox row is built in one file.
+ */
+export function thinOutboxRow(aggregateType: string, aggregateId: string, version: number, eventType: string = DEFAULT_EVENT_TYPE): OutboxRow {
+  return { eventId: randomUUID(), aggregateType, aggregateId, version, eventType, payload: null, traceContext: captureTraceContext() };
 }
 
 /** Validate and normalise an event; the one place outbox rows are built (postTransaction and updateMetadata use it too). */
@@ -77,10 +123,15 @@ export function outboxInsert(rows: readonly OutboxRow[]): Sql {
     FROM unnest(
       ${rows.map((r) => r.eventId)}::uuid[], ${rows.map((r) => r.aggregateType)}::text[],
       ${rows.map((r) => r.aggregateId)}::text[], ${rows.map((r) => r.version)}::int[],
-      ${rows.map((r) => r.eventType)}::text[], ${rows.map((r) => JSON.stringify(r.payload))}::text[]
+      ${rows.map((r) => r.eventType)}::text[], ${rows.map(payloadText)}::text[]
     ) AS r(event_id, aggregate_type, aggregate_id, version, event_type, payload)
     WHERE NOT EXISTS (SELECT 1 FROM outbox_delivered d WHERE d.event_id = r.event_id)
     ON CONFLICT (event_id) DO NOTHING`;
+}
+
+/** SQL NULL for a thin event (JSON.stringify(null) would store a jsonb `null`). */
+function payloadText(row: OutboxRow): string | null {
+  return row.payload ? JSON.stringify(row.payload) : null;
 }
 
 function tracedOutboxInsert(rows: readonly OutboxRow[]): Sql {
@@ -90,7 +141,7 @@ function tracedOutboxInsert(rows: readonly OutboxRow[]): Sql {
     FROM unnest(
       ${rows.map((r) => r.eventId)}::uuid[], ${rows.map((r) => r.aggregateType)}::text[],
       ${rows.map((r) => r.aggregateId)}::text[], ${rows.map((r) => r.version)}::int[],
-      ${rows.map((r) => r.eventType)}::text[], ${rows.map((r) => JSON.stringify(r.payload))}::text[],
+      ${rows.map((r) => r.eventType)}::text[], ${rows.map(payloadText)}::text[],
       ${rows.map((r) => (r.traceContext ? JSON.stringify(r.traceContext) : null))}::text[]
     ) AS r(event_id, aggregate_type, aggregate_id, version, event_type, payload, trace_context)
     WHERE NOT EXISTS (SELECT 1 FROM outbox_delivered d WHERE d.event_id = r.event_id)

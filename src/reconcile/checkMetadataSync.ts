@@ -7,7 +7,7 @@ import { collectionFor, Findings, METADATA_ENTITIES, type CheckContext, type Che
 import { repairMetadataDrift, type Drift } from './repairMetadataDrift.ts';
 
 type Entity = (typeof METADATA_ENTITIES)[number];
-type Tally = { findings: Findings; checked: number; skippedInFlight: number; repaired: number; unrepairable: string[] };
+type Tally = { findings: Findings; checked: number; skippedInFlight: number; repaired: number; unrepairable: string[]; needsRepairAhead: string[] };
 
 /**
  * Postgres → MongoDB: every entity with metadata has its document at the
@@ -29,7 +29,7 @@ type Tally = { findings: Findings; checked: number; skippedInFlight: number; rep
  * applied it, which would otherwise look like drift.
  */
 export async function checkMetadataSync(ctx: CheckContext): Promise<CheckResult> {
-  const tally: Tally = { findings: new Findings(ctx.sampleLimit), checked: 0, skippedInFlight: 0, repaired: 0, unrepairable: [] };
+  const tally: Tally = { findings: new Findings(ctx.sampleLimit), checked: 0, skippedInFlight: 0, repaired: 0, unrepairable: [], needsRepairAhead: [] };
   for (const entity of METADATA_ENTITIES) {
     const collection = ctx.mongoDb.collection<StoredMetadata>(collectionFor(entity.aggregateType));
     if (ctx.strategy === 'scan') await scanEntity(ctx, entity, collection, tally);
@@ -41,7 +41,7 @@ export async function checkMetadataSync(ctx: CheckContext): Promise<CheckResult>
     samples: tally.findings.samples,
     checked: tally.checked,
     skippedInFlight: tally.skippedInFlight,
-    ...(ctx.repair ? { repaired: tally.repaired, unrepairable: tally.unrepairable } : {}),
+    ...(ctx.repair ? { repaired: tally.repaired, unrepairable: tally.unrepairable, needsRepairAhead: tally.needsRepairAhead } : {}),
   };
 }
 
@@ -114,9 +114,10 @@ async function confirmAndRecord(ctx: CheckContext, entity: Entity, collection: C
   const drifts = await findDrift(collection, judged);
   for (const d of drifts) tally.findings.add(`${entity.aggregateType}/${d.id}`, d.reason);
   if (ctx.repair && drifts.length > 0) {
-    const outcome = await repairMetadataDrift(ctx.db, collection, entity.aggregateType, drifts);
+    const outcome = await repairMetadataDrift(ctx.db, collection, entity, drifts, { repairAhead: ctx.repairAhead });
     tally.repaired += outcome.enqueued;
     for (const item of outcome.unrepairable) if (tally.unrepairable.length < ctx.sampleLimit) tally.unrepairable.push(item);
+    for (const item of outcome.needsRepairAhead) if (tally.needsRepairAhead.length < ctx.sampleLimit) tally.needsRepairAhead.push(item);
   }
 }
 

@@ -35,7 +35,7 @@ export function classifyDrift(expected: ExpectedMetadata, doc: StoredMetadata | 
     return { drift: true, kind: 'mismatched', reason: `document has no numeric version (expected v${expected.version})`, storedVersion: version };
   }
   if (version < expected.version) return { drift: true, kind: 'stale', reason: `stale (v${version}, expected v${expected.version})`, storedVersion: version };
-  if (version > expected.version) return { drift: true, kind: 'ahead', reason: `ahead (v${version}, Postgres has v${expected.version})`, storedVersion: version };
+  if (version > expected.version) return { drift: true, kind: 'ahead', reason: `ahead (v${version}, Postgres has v${expected.version}; restored PostgreSQL? --repair --repair-ahead resets it)`, storedVersion: version };
   const metadata = doc.metadata;
   const hash = metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata) ? metadataHash(metadata as Metadata) : undefined;
   if (hash === undefined || hash !== expected.hash) {

@@ -1,6 +1,7 @@
 import { silentLogger } from '../logger.ts';
 import { checkBalances } from './checkBalances.ts';
 import { checkDoubleEntry } from './checkDoubleEntry.ts';
+import { checkMetadataContent } from './checkMetadataContent.ts';
 import { checkMetadataSync } from './checkMetadataSync.ts';
 import { checkOrphanDocuments } from './checkOrphanDocuments.ts';
 import { checkOrphanTransactions } from './checkOrphanTransactions.ts';
@@ -13,6 +14,7 @@ export const DEFAULT_PENDING_OLDER_THAN_SECONDS = 300;
 
 const CHECKS: Record<CheckName, (ctx: CheckContext) => Promise<CheckResult>> = {
   'metadata-sync': checkMetadataSync,
+  'metadata-content': checkMetadataContent,
   'orphan-documents': checkOrphanDocuments,
   'orphan-transactions': checkOrphanTransactions,
   'double-entry': checkDoubleEntry,
@@ -38,10 +40,12 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions =
     pageSize: wholeNumber('pageSize', options.pageSize ?? DEFAULT_PAGE_SIZE, 1),
     pendingOlderThanSeconds: nonNegative('pendingOlderThanSeconds', options.pendingOlderThanSeconds ?? DEFAULT_PENDING_OLDER_THAN_SECONDS),
     repair: options.repair === true,
+    repairAhead: options.repairAhead === true,
     strategy: 'keyset',
     poolMode: options.poolMode ?? 'transaction',
   };
   if (!['transaction', 'session'].includes(ctx.poolMode)) throw new RangeError(`reconcile: poolMode must be transaction or session (got ${String(ctx.poolMode)})`);
+  if (ctx.repairAhead && !ctx.repair) throw new RangeError('reconcile: repairAhead needs repair');
   const names = options.checks ?? CHECK_NAMES;
   for (const name of names) if (!(name in CHECKS)) throw new RangeError(`reconcile: unknown check ${JSON.stringify(name)} (known: ${CHECK_NAMES.join(', ')})`);
 

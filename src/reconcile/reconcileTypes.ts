@@ -8,7 +8,7 @@ import type { Db } from '../db/client.ts';
 import type { PoolMode } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 
-export const CHECK_NAMES = ['metadata-sync', 'orphan-documents', 'orphan-transactions', 'double-entry', 'balances', 'outbox-health'] as const;
+export const CHECK_NAMES = ['metadata-sync', 'metadata-content', 'orphan-documents', 'orphan-transactions', 'double-entry', 'balances', 'outbox-health'] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 
 export interface CheckResult {
@@ -20,10 +20,15 @@ export interface CheckResult {
   checked: number;
   /** metadata-sync: entities with an event still pending in the outbox (not judged). */
   skippedInFlight?: number;
-  /** metadata-sync with repair: fresh events enqueued. */
+  /** metadata-sync with repair: fresh events enqueued; metadata-content: entities filled from MongoDB. */
   repaired?: number;
-  /** metadata-sync with repair: drifted entities whose payload is no longer retained. */
+  /**
+   * metadata-sync with repair: drifted entities PostgreSQL holds no usable
+   * content for (only content pruned before the upgrade that keeps it).
+   */
   unrepairable?: string[];
+  /** metadata-sync with repair, without repairAhead: documents ahead of PostgreSQL, left alone, each with what to do. */
+  needsRepairAhead?: string[];
 }
 
 export interface ReconcileReport {
@@ -45,6 +50,11 @@ export interface ReconcileOptions {
   checks?: readonly CheckName[];
   /** Re-enqueue events for metadata drift (never touches ledger rows). */
   repair?: boolean;
+  /**
+   * With `repair`: also reset documents AHEAD of PostgreSQL (a version it never
+   * had, e.g. after a point-in-time restore of PostgreSQL) to PostgreSQL's content.
+   */
+  repairAhead?: boolean;
   /** Offending ids kept per check (default 20). */
   sampleLimit?: number;
   /** Rows per Postgres page and ids per MongoDB `$in` (default 1000). */
@@ -74,6 +84,7 @@ export interface CheckContext extends ReconcileDeps {
   pageSize: number;
   pendingOlderThanSeconds: number;
   repair: boolean;
+  repairAhead: boolean;
   strategy: 'keyset' | 'scan';
   poolMode: PoolMode;
 }

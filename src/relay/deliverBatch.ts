@@ -7,6 +7,7 @@ import { releaseClaims } from '../outbox/releaseClaims.ts';
 import type { EventOutcome, MetadataSink } from '../sink/metadataSink.ts';
 import type { BatchTrace } from '../tracing/relaySpans.ts';
 import type { OutboxEvent } from '../types.ts';
+import { resolveThinEvents } from './resolveThinEvents.ts';
 
 export interface DeliverSettings {
   relayId: string;
@@ -21,7 +22,8 @@ export type DeliverOutcome =
   | { kind: 'sink_unavailable'; error: Error };
 
 /**
- * Apply one claimed batch and record the result. A row is marked delivered
+ * Apply one claimed batch and record the result. Thin events get their
+ * content (the entity's newest) from PostgreSQL first. A row is marked delivered
  * only after MongoDB acknowledged its write, and only while this relay still
  * holds it (markDelivered checks claimed_by). No Postgres transaction is open
  * while we wait on MongoDB.
@@ -37,7 +39,8 @@ export async function deliverBatch(
   const { db, sink, metrics, logger } = deps;
   const stopTimer = metrics.batchDuration.startTimer();
   batchTrace?.startEvents();
-  const result = await sink.apply(events, { signal });
+  const { ready, unresolved } = await resolveThinEvents(db, events);
+  const result = await sink.apply(ready, { signal });
   batchTrace?.sinkAnswered(result.ok);
   if (!result.ok) {
     // An outage is not the events' fault: give them back without counting an
@@ -54,7 +57,7 @@ export async function deliverBatch(
   for (const event of events) {
     const outcome = result.outcomes.get(event.eventId);
     if (outcome?.status === 'applied') appliedIds.push(event.id);
-    else failures.push({ id: event.id, error: outcome?.status === 'failed' ? outcome.error : 'the sink returned no outcome for this event' });
+    else failures.push({ id: event.id, error: outcome?.status === 'failed' ? outcome.error : (unresolved.get(event.eventId) ?? 'the sink returned no outcome for this event') });
   }
   const byId = new Map(events.map((e) => [e.id, e]));
   let delivered: number[] = [];

@@ -66,8 +66,8 @@ type Key = keyof typeof SETTINGS;
 const SECRET_KEYS = (Object.keys(SETTINGS) as Key[]).filter((key) => isSecretSetting(SETTINGS[key]));
 
 describe('secret settings', () => {
-  it('are the URLs and the ops token, each flagged in the table (not only caught by its name)', () => {
-    expect(SECRET_KEYS).toEqual(['databaseUrl', 'listenDatabaseUrl', 'mongoUrl', 'opsToken']);
+  it('are the URLs and the ops tokens, each flagged in the table (not only caught by its name)', () => {
+    expect(SECRET_KEYS).toEqual(['databaseUrl', 'listenDatabaseUrl', 'mongoUrl', 'opsToken', 'opsTokens']);
     for (const key of SECRET_KEYS) expect((SETTINGS[key] as { secret?: boolean }).secret, key).toBe(true);
   });
 

@@ -78,13 +78,13 @@ async function delivered(): Promise<void> {
   await waitFor(async () => (await t().pool.query(`SELECT count(*)::int AS n FROM outbox`)).rows[0].n === 0, { timeoutMs: 30_000, message: 'outbox drained' });
 }
 
-/** Post, then read the metadata back from Postgres (outbox payload) and, after delivery, MongoDB: both identical to what was sent. */
+/** Post, then read the metadata back from Postgres (the transaction row) and, after delivery, MongoDB: both identical to what was sent. */
 async function expectStoredVerbatim(req: PostingRequest): Promise<{ transactionId: string; operationIds: string[] }> {
   const result = await postTransaction(t().db, req);
   await delivered();
   if (req.metadata) {
-    const pgRow = await t().pool.query(`SELECT payload FROM outbox_delivered WHERE aggregate_type = 'transaction' AND aggregate_id = $1`, [result.transactionId]);
-    expect(pgRow.rows[0].payload).toEqual({ metadata: req.metadata });
+    const pgRow = await t().pool.query(`SELECT metadata FROM "transaction" WHERE id = $1`, [result.transactionId]);
+    expect(pgRow.rows[0].metadata).toEqual(req.metadata);
     const doc = await t().mongoDb.collection<Doc>('transaction_metadata').findOne({ _id: result.transactionId });
     expect(doc?.metadata).toEqual(req.metadata);
   }

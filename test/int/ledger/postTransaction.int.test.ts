@@ -67,7 +67,7 @@ describe('postTransaction', () => {
     for (const row of rows) expect(row.version).toBe(row.ops);
   });
 
-  it('writes one outbox event per entity with metadata (version 1, payload { metadata }), none for the others', async () => {
+  it('writes one thin outbox event per entity with metadata (version 1, no payload) and keeps the content on the entity row, none for the others', async () => {
     const result = await postTransaction(t().db, {
       idempotencyKey: 'with-metadata',
       metadata: { invoice: 'INV-1', tags: ['a', 'b'] },
@@ -83,17 +83,17 @@ describe('postTransaction', () => {
     );
     const [op0, , op2] = result.operationIds;
     expect(rows).toEqual([
-      { aggregate_type: 'transaction', aggregate_id: result.transactionId, version: 1, event_type: 'metadata.upserted', payload: { metadata: { invoice: 'INV-1', tags: ['a', 'b'] } }, status: 'pending', attempts: 0 },
-      { aggregate_type: 'operation', aggregate_id: op0, version: 1, event_type: 'metadata.upserted', payload: { metadata: { line: 1 } }, status: 'pending', attempts: 0 },
-      { aggregate_type: 'operation', aggregate_id: op2, version: 1, event_type: 'metadata.upserted', payload: { metadata: { line: 3 } }, status: 'pending', attempts: 0 },
+      { aggregate_type: 'transaction', aggregate_id: result.transactionId, version: 1, event_type: 'metadata.upserted', payload: null, status: 'pending', attempts: 0 },
+      { aggregate_type: 'operation', aggregate_id: op0, version: 1, event_type: 'metadata.upserted', payload: null, status: 'pending', attempts: 0 },
+      { aggregate_type: 'operation', aggregate_id: op2, version: 1, event_type: 'metadata.upserted', payload: null, status: 'pending', attempts: 0 },
     ]);
-    const tx = await t().pool.query('SELECT metadata_version, metadata_hash FROM "transaction" WHERE id = $1', [result.transactionId]);
-    expect(tx.rows[0]).toEqual({ metadata_version: 1, metadata_hash: metadataHash({ tags: ['a', 'b'], invoice: 'INV-1' }) });
-    const ops = await t().pool.query('SELECT metadata_version, metadata_hash FROM operation WHERE transaction_id = $1 ORDER BY entry_index', [result.transactionId]);
+    const tx = await t().pool.query('SELECT metadata_version, metadata_hash, metadata FROM "transaction" WHERE id = $1', [result.transactionId]);
+    expect(tx.rows[0]).toEqual({ metadata_version: 1, metadata_hash: metadataHash({ tags: ['a', 'b'], invoice: 'INV-1' }), metadata: { invoice: 'INV-1', tags: ['a', 'b'] } });
+    const ops = await t().pool.query('SELECT metadata_version, metadata_hash, metadata FROM operation WHERE transaction_id = $1 ORDER BY entry_index', [result.transactionId]);
     expect(ops.rows).toEqual([
-      { metadata_version: 1, metadata_hash: metadataHash({ line: 1 }) },
-      { metadata_version: 0, metadata_hash: null },
-      { metadata_version: 1, metadata_hash: metadataHash({ line: 3 }) },
+      { metadata_version: 1, metadata_hash: metadataHash({ line: 1 }), metadata: { line: 1 } },
+      { metadata_version: 0, metadata_hash: null, metadata: null },
+      { metadata_version: 1, metadata_hash: metadataHash({ line: 3 }), metadata: { line: 3 } },
     ]);
     const eventIds = await t().pool.query('SELECT count(DISTINCT event_id)::int AS n FROM outbox');
     expect(eventIds.rows[0].n).toBe((await t().pool.query('SELECT count(*)::int AS n FROM outbox')).rows[0].n);
@@ -104,12 +104,14 @@ describe('postTransaction', () => {
     expect(await updateOperationMetadata(t().db, op0!, { line: 'one' })).toEqual({ version: 2 });
     const events = await t().pool.query(`SELECT aggregate_type, aggregate_id, version, payload FROM outbox WHERE aggregate_id = ANY($1) AND version > 1 ORDER BY id`, [[result.transactionId, op0]]);
     expect(events.rows).toEqual([
-      { aggregate_type: 'transaction', aggregate_id: result.transactionId, version: 2, payload: { metadata: { invoice: 'INV-1b' } } },
-      { aggregate_type: 'transaction', aggregate_id: result.transactionId, version: 3, payload: { metadata: { invoice: 'INV-1c' } } },
-      { aggregate_type: 'operation', aggregate_id: op0, version: 2, payload: { metadata: { line: 'one' } } },
+      { aggregate_type: 'transaction', aggregate_id: result.transactionId, version: 2, payload: null },
+      { aggregate_type: 'transaction', aggregate_id: result.transactionId, version: 3, payload: null },
+      { aggregate_type: 'operation', aggregate_id: op0, version: 2, payload: null },
     ]);
-    const after = await t().pool.query('SELECT metadata_version, metadata_hash FROM "transaction" WHERE id = $1', [result.transactionId]);
-    expect(after.rows[0]).toEqual({ metadata_version: 3, metadata_hash: metadataHash({ invoice: 'INV-1c' }) });
+    const after = await t().pool.query('SELECT metadata_version, metadata_hash, metadata FROM "transaction" WHERE id = $1', [result.transactionId]);
+    expect(after.rows[0]).toEqual({ metadata_version: 3, metadata_hash: metadataHash({ invoice: 'INV-1c' }), metadata: { invoice: 'INV-1c' } });
+    const op = await t().pool.query('SELECT metadata_version, metadata FROM operation WHERE id = $1', [op0]);
+    expect(op.rows[0]).toEqual({ metadata_version: 2, metadata: { line: 'one' } });
   });
 
   it('updateMetadata answers UNKNOWN_TRANSACTION / UNKNOWN_OPERATION for unknown ids and non-UUIDs, INVALID_METADATA for bad metadata, writing nothing', async () => {

@@ -4,6 +4,8 @@ import { createBalance } from '../../../src/ledger/createBalance.ts';
 import { postTransaction } from '../../../src/ledger/postTransaction.ts';
 import { updateOperationMetadata, updateTransactionMetadata } from '../../../src/ledger/updateMetadata.ts';
 import { CHECK_NAMES, type CheckName, type ReconcileReport } from '../../../src/reconcile/reconcileTypes.ts';
+import { resolveThinEvents } from '../../../src/relay/resolveThinEvents.ts';
+import type { Metadata } from '../../../src/types.ts';
 import type { TestDatabases } from '../../helpers/testDatabases.ts';
 
 export interface Ledger {
@@ -64,9 +66,12 @@ export async function seedLedger(t: TestDatabases): Promise<Ledger> {
  * runs the real relay.
  */
 export async function deliverPending(t: TestDatabases): Promise<number> {
-  const { rows } = await t.pool.query<{ id: string; event_id: string; aggregate_type: string; aggregate_id: string; version: number; payload: { metadata: Record<string, unknown> } }>(
+  const pending = await t.pool.query<{ id: string; event_id: string; aggregate_type: string; aggregate_id: string; version: number; payload: { metadata: Metadata } | null }>(
     `SELECT id, event_id::text, aggregate_type, aggregate_id, version, payload FROM outbox WHERE status = 'pending' ORDER BY id`,
   );
+  // Thin events get their content from PostgreSQL, as the relay's do.
+  const { ready } = await resolveThinEvents(t.db, pending.rows.map((r) => ({ id: Number(r.id), eventId: r.event_id, aggregateType: r.aggregate_type, aggregateId: r.aggregate_id, version: r.version, eventType: 'metadata.upserted', payload: r.payload, createdAt: new Date(), attempts: 0 })));
+  const rows = ready.map((e) => ({ id: e.id, event_id: e.eventId, aggregate_type: e.aggregateType, aggregate_id: e.aggregateId, version: e.version, payload: e.payload }));
   for (const r of rows) {
     try {
       await t.mongoDb

@@ -48,7 +48,7 @@ describe('reconcile --repair', () => {
 
     const first = await run({ repair: true });
     expectOnly(first, { 'metadata-sync': 3 });
-    expect(first.checks['metadata-sync']).toMatchObject({ repaired: 3, unrepairable: [] });
+    expect(first.checks['metadata-sync']).toMatchObject({ repaired: 3, unrepairable: [], needsRepairAhead: [] });
     expect(first.checks['metadata-sync']?.samples.sort()).toEqual(
       [
         `transaction/${ledger.withMetadata[0]}: missing (expected v1)`,
@@ -80,21 +80,58 @@ describe('reconcile --repair', () => {
     expect(await ledgerRows()).toEqual(ledgerBefore);
   });
 
-  it('drift whose payload is no longer retained is listed as unrepairable, and nothing is deleted or enqueued for it', async () => {
-    await opDocs().updateOne({ _id: ledger.operationWithMetadata }, { $set: { metadata: { note: 'tampered' } } });
-    await t().pool.query(`DELETE FROM outbox_delivered WHERE aggregate_type = 'operation'`); // pruned
+  it('repairs from PostgreSQL at any age: with every delivered row pruned, a lost collection comes back', async () => {
+    await t().pool.query('DELETE FROM outbox_delivered'); // pruned, retention 0
+    await txDocs().drop();
+    await opDocs().deleteMany({});
     const report = await run({ repair: true });
-    expectOnly(report, { 'metadata-sync': 1 });
-    expect(report.checks['metadata-sync']).toMatchObject({ repaired: 0, unrepairable: [expect.stringMatching(new RegExp(`^operation/${ledger.operationWithMetadata}: mismatched; no retained payload at v1`))] });
-    expect(await opDocs().findOne({ _id: ledger.operationWithMetadata })).toMatchObject({ metadata: { note: 'tampered' } });
-    expect((await outboxCounts(t().pool)).pending).toBe(0);
+    expectOnly(report, { 'metadata-sync': 3 });
+    expect(report.checks['metadata-sync']).toMatchObject({ repaired: 3, unrepairable: [], needsRepairAhead: [] });
+    await drainWithRelay();
+    expectOnly(await run(), {});
+    expect(await txDocs().findOne({ _id: ledger.withMetadata[1]! })).toMatchObject({ version: 2, metadata: { invoice: 'INV-1', paid: true, nested: { z: 1, a: [1, 2] } } });
   });
 
-  it('uses only a retained payload whose hash matches what Postgres recorded', async () => {
-    await txDocs().deleteOne({ _id: ledger.withMetadata[0]! });
-    // The only retained v1 payload of this entity no longer matches the recorded hash.
-    await t().pool.query(`UPDATE outbox_delivered SET payload = '{"metadata":{"purpose":"forged"}}' WHERE aggregate_id = $1`, [ledger.withMetadata[0]]);
+  it('a document ahead of PostgreSQL is reported with what to do, left alone by --repair, and reset to PostgreSQL only with repairAhead', async () => {
+    const id = ledger.withMetadata[0]!;
+    const original = await txDocs().findOne({ _id: id });
+    await txDocs().updateOne({ _id: id }, { $set: { version: 7, metadata: { from: 'the future' } } });
+    const held = await run({ repair: true });
+    expectOnly(held, { 'metadata-sync': 1 });
+    expect(held.checks['metadata-sync']?.samples).toEqual([expect.stringMatching(new RegExp(`^transaction/${id}: ahead \\(v7, Postgres has v1; .*--repair-ahead`))]);
+    expect(held.checks['metadata-sync']).toMatchObject({ repaired: 0, unrepairable: [], needsRepairAhead: [expect.stringMatching(new RegExp(`^transaction/${id}: MongoDB holds v7, PostgreSQL only v1 .*--repair-ahead`))] });
+    expect(await txDocs().findOne({ _id: id })).toMatchObject({ version: 7 });
+    expect((await outboxCounts(t().pool)).pending).toBe(0);
+    await expect(run({ repairAhead: true })).rejects.toThrow(/repairAhead needs repair/);
+
+    const reset = await run({ repair: true, repairAhead: true });
+    expect(reset.checks['metadata-sync']).toMatchObject({ problems: 1, repaired: 1, needsRepairAhead: [] });
+    await drainWithRelay();
+    expectOnly(await run(), {});
+    expect(await txDocs().findOne({ _id: id })).toMatchObject({ version: 1, metadata: original!.metadata });
+  });
+
+  it('drift of an entity whose content PostgreSQL lacks (pruned before the upgrade) is unrepairable; metadata-content reports it and fills it from a MongoDB document with the recorded hash', async () => {
+    const [lost, kept] = [ledger.operationWithMetadata, ledger.withMetadata[1]!];
+    await t().pool.query('UPDATE operation SET metadata = NULL WHERE id = $1', [lost]);
+    await t().pool.query('UPDATE "transaction" SET metadata = NULL WHERE id = $1', [kept]);
+    await opDocs().updateOne({ _id: lost }, { $set: { metadata: { note: 'tampered' } } });
     const report = await run({ repair: true });
-    expect(report.checks['metadata-sync']).toMatchObject({ problems: 1, repaired: 0, unrepairable: [expect.stringContaining(`transaction/${ledger.withMetadata[0]}: missing; no retained payload`)] });
+    expectOnly(report, { 'metadata-sync': 1, 'metadata-content': 2 });
+    expect(report.checks['metadata-sync']).toMatchObject({ repaired: 0, unrepairable: [expect.stringMatching(new RegExp(`^operation/${lost}: mismatched; PostgreSQL holds no content for v1`))] });
+    // The tampered document proves nothing: only the transaction, whose document hashes to the recorded hash, is filled.
+    expect(report.checks['metadata-content']).toMatchObject({ repaired: 1, unrepairable: [expect.stringContaining(`operation/${lost}: no MongoDB document at v1 with the recorded hash`)] });
+    expect(await opDocs().findOne({ _id: lost })).toMatchObject({ metadata: { note: 'tampered' } });
+    expect((await outboxCounts(t().pool)).pending).toBe(0);
+    const { rows } = await t().pool.query('SELECT metadata FROM "transaction" WHERE id = $1', [kept]);
+    expect(rows[0].metadata).toEqual({ invoice: 'INV-1', paid: true, nested: { z: 1, a: [1, 2] } });
+    expectOnly(await run(), { 'metadata-sync': 1, 'metadata-content': 1 });
+  });
+
+  it('uses PostgreSQL content only where it matches the recorded hash', async () => {
+    await txDocs().deleteOne({ _id: ledger.withMetadata[0]! });
+    await t().pool.query(`UPDATE "transaction" SET metadata = '{"purpose":"forged"}' WHERE id = $1`, [ledger.withMetadata[0]]);
+    const report = await run({ repair: true });
+    expect(report.checks['metadata-sync']).toMatchObject({ problems: 1, repaired: 0, unrepairable: [expect.stringContaining(`transaction/${ledger.withMetadata[0]}: missing; PostgreSQL's content at v1 does not match its recorded hash`)] });
   });
 });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pauseRelays } from '../../../src/control/pauseRelays.ts';
 import { readPauseState } from '../../../src/control/readPauseState.ts';
@@ -7,6 +7,7 @@ import { createRoles } from '../../../src/db/createRoles.ts';
 import { createDb, createPool } from '../../../src/db/client.ts';
 import { claimBatch } from '../../../src/outbox/claimBatch.ts';
 import { markDelivered } from '../../../src/outbox/markDelivered.ts';
+import { readMetadataContent } from '../../../src/metadata/readMetadataContent.ts';
 import { insertEvents } from '../../helpers/outboxFixtures.ts';
 import { useTestDatabases } from '../../helpers/testDatabases.ts';
 
@@ -38,6 +39,10 @@ describe('least-privilege roles', () => {
       await resumeRelays(db, { reason: 'roles', actor: 'alice' });
       await expect(pool.query(`UPDATE audit_log SET reason = 'rewritten'`)).rejects.toThrow(/permission denied/);
       await expect(pool.query(`DELETE FROM audit_log`)).rejects.toThrow(/permission denied/);
+      // Thin events' content and rebuild's bookkeeping are readable/writable by the relay role.
+      expect((await readMetadataContent(db, [{ aggregateType: 'transaction', aggregateId: randomUUID() }, { aggregateType: 'invoice', aggregateId: 'i-1' }])).size).toBe(0);
+      await pool.query(`INSERT INTO rebuild_run (filter_key, filter) VALUES ('roles', '{}'); UPDATE rebuild_run SET finished_at = now() WHERE filter_key = 'roles'`);
+      await expect(pool.query(`UPDATE "transaction" SET metadata = '{}'`)).rejects.toThrow(/permission denied/);
       await expect(pool.query(`UPDATE balance SET available = available + 1`)).rejects.toThrow(/permission denied/);
       await expect(pool.query(`DELETE FROM "transaction"`)).rejects.toThrow(/permission denied/);
     } finally {

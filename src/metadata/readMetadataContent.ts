@@ -1,0 +1,60 @@
+import type { SqlDb } from '../db/pool.ts';
+import type { Metadata } from '../types.ts';
+import { UUID_PATTERN } from '../uuid.ts';
+
+export interface EntityRef {
+  aggregateType: string;
+  aggregateId: string;
+}
+
+/** An entity's newest metadata as PostgreSQL holds it. */
+export interface StoredContent {
+  version: number;
+  metadata: Metadata;
+}
+
+/** `transaction/<id>`: the key of `readMetadataContent`'s answer. */
+export function entityKey(ref: EntityRef): string {
+  return `${ref.aggregateType}/${ref.aggregateId}`;
+}
+
+/**
+ * The content store, read side, in one round trip: the ledger's entities from
+ * their own rows, every other type from entity_metadata. Entities without
+ * content (none kept, or pruned before the upgrade that added it) are absent
+ * from the answer. Plain SQL over the pool: the relay calls this on every
+ * batch of thin events and never loads drizzle (see db/pool.ts).
+ */
+export async function readMetadataContent(db: SqlDb, refs: readonly EntityRef[]): Promise<Map<string, StoredContent>> {
+  const transactions: string[] = [];
+  const operations: string[] = [];
+  const otherTypes: string[] = [];
+  const otherIds: string[] = [];
+  for (const ref of refs) {
+    // A ledger entity id is a uuid; anything else cannot be one (and would fail the cast).
+    if (ref.aggregateType === 'transaction') {
+      if (UUID_PATTERN.test(ref.aggregateId)) transactions.push(ref.aggregateId);
+    } else if (ref.aggregateType === 'operation') {
+      if (UUID_PATTERN.test(ref.aggregateId)) operations.push(ref.aggregateId);
+    } else {
+      otherTypes.push(ref.aggregateType);
+      otherIds.push(ref.aggregateId);
+    }
+  }
+  const content = new Map<string, StoredContent>();
+  if (refs.length === 0) return content;
+  const { rows } = await db.$client.query<{ aggregate_type: string; aggregate_id: string; version: number; metadata: Metadata }>(
+    `SELECT 'transaction' AS aggregate_type, id::text AS aggregate_id, metadata_version AS version, metadata
+       FROM "transaction" WHERE id = ANY($1::uuid[]) AND metadata IS NOT NULL
+     UNION ALL
+     SELECT 'operation', id::text, metadata_version, metadata
+       FROM operation WHERE id = ANY($2::uuid[]) AND metadata IS NOT NULL
+     UNION ALL
+     SELECT e.aggregate_type, e.aggregate_id, e.version, e.metadata
+       FROM entity_metadata e JOIN unnest($3::text[], $4::text[]) AS k(aggregate_type, aggregate_id)
+         ON e.aggregate_type = k.aggregate_type AND e.aggregate_id = k.aggregate_id`,
+    [transactions, operations, otherTypes, otherIds],
+  );
+  for (const r of rows) content.set(entityKey({ aggregateType: r.aggregate_type, aggregateId: r.aggregate_id }), { version: r.version, metadata: r.metadata });
+  return content;
+}

@@ -1,0 +1,39 @@
+import type { SqlDb } from '../db/pool.ts';
+import { entityKey, readMetadataContent } from '../metadata/readMetadataContent.ts';
+import type { SinkEvent } from '../sink/metadataSink.ts';
+import type { OutboxEvent } from '../types.ts';
+
+export interface ResolvedEvents<E extends OutboxEvent> {
+  /** Every event that can go to the sink, each with its content. */
+  ready: (E & SinkEvent)[];
+  /** eventId → why it cannot (no content in PostgreSQL). */
+  unresolved: Map<string, string>;
+}
+
+/**
+ * Give thin events (payload NULL) their content: the entity's NEWEST version
+ * and metadata from PostgreSQL, read now. Carrying a newer version than the
+ * event named is what an in-order apply ends with anyway (the events between
+ * are fenced out or collapsed), and it is why a thin event never needs the
+ * content of the moment it was written. Events with a payload pass unchanged.
+ */
+export async function resolveThinEvents<E extends OutboxEvent>(db: SqlDb, events: readonly E[]): Promise<ResolvedEvents<E>> {
+  const thin = events.filter((e) => e.payload === null || e.payload === undefined);
+  const unresolved = new Map<string, string>();
+  if (thin.length === 0) return { ready: events as (E & SinkEvent)[], unresolved };
+  const content = await readMetadataContent(db, thin);
+  const ready: (E & SinkEvent)[] = [];
+  for (const event of events) {
+    if (event.payload) {
+      ready.push(event as E & SinkEvent);
+      continue;
+    }
+    const stored = content.get(entityKey(event));
+    if (!stored) {
+      unresolved.set(event.eventId, `no metadata content in PostgreSQL for ${entityKey(event)} (thin event)`);
+      continue;
+    }
+    ready.push({ ...event, version: Math.max(stored.version, event.version), payload: { metadata: stored.metadata } });
+  }
+  return { ready, unresolved };
+}
