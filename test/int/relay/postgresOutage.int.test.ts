@@ -93,7 +93,7 @@ describe('PostgreSQL unreachable mid-drain', () => {
     await proxy.restore();
     const back = await dbNow();
     await expectRecovered(relay, 'cut', back);
-  });
+  }, 180_000);
 
   it('every relay connection terminated again and again for a few seconds: pauses, resumes by itself, heartbeats again, nothing lost, no attempts spent', async () => {
     await loadBacklog('terminated');
@@ -123,5 +123,5 @@ describe('PostgreSQL unreachable mid-drain', () => {
     expect(warnings.count('heartbeat failed') + warnings.count('claim failed') + warnings.count('delivering a batch failed')).toBeGreaterThan(0);
     const back = await dbNow();
     await expectRecovered(relay, 'terminated', back);
-  });
+  }, 180_000);
 });
