@@ -1,10 +1,18 @@
 import type { SqlDb } from '../db/pool.ts';
 import type { ReconcileReport } from './reconcileTypes.ts';
 
-/** Keep the outcome in Postgres so `outbox-relay status` (any host) can show the last run. */
+/**
+ * Keep the outcome in Postgres so `outbox-relay status` (any host) can show the last run.
+ * finished_at is when the checks ended (start + duration), not when this row
+ * is written: a periodic run records itself after releasing the reconcile
+ * lock, by which time another relay may already be reconciling.
+ */
 export async function recordReconcileRun(db: SqlDb, report: ReconcileReport, ranBy: string): Promise<void> {
   const problems = Object.fromEntries(Object.entries(report.checks).map(([name, check]) => [name, check?.problems ?? 0]));
-  await db.$client.query('INSERT INTO reconcile_run (started_at, ok, problems, ran_by) VALUES ($1, $2, $3, $4)', [report.startedAt, report.ok, JSON.stringify(problems), ranBy]);
+  await db.$client.query(
+    `INSERT INTO reconcile_run (started_at, finished_at, ok, problems, ran_by) VALUES ($1, $1::timestamptz + $5::float8 * interval '1 millisecond', $2, $3, $4)`,
+    [report.startedAt, report.ok, JSON.stringify(problems), ranBy, report.durationMs],
+  );
 }
 
 export interface LastReconcileRun {
