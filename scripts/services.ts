@@ -19,8 +19,11 @@
  *
  * Environment knobs: OUTBOX_RELAY_LOCAL_PG_URL (admin URL of the local
  * PostgreSQL, default postgres://postgres@127.0.0.1:5432/postgres),
- * OUTBOX_RELAY_FERRETDB_PORT (default 27017), OUTBOX_RELAY_NO_DOCKER=1,
- * OUTBOX_RELAY_CACHE (cache folder).
+ * OUTBOX_RELAY_FERRETDB_PORT (default 27017), OUTBOX_RELAY_FERRETDB_STATE_DIR
+ * (FerretDB state, PID and log folder; default <cache>/ferretdb-state),
+ * OUTBOX_RELAY_NO_DOCKER=1, OUTBOX_RELAY_CACHE (cache folder). A second port
+ * with its own state folder is a second, independent FerretDB (the services
+ * test starts and stops one so, never the shared one).
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,7 +42,7 @@ const execFileAsync = promisify(execFile);
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
 
 export const CACHE_DIR = process.env.OUTBOX_RELAY_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'outbox-relay');
-const FERRET_STATE = join(CACHE_DIR, 'ferretdb-state');
+const FERRET_STATE = process.env.OUTBOX_RELAY_FERRETDB_STATE_DIR || join(CACHE_DIR, 'ferretdb-state');
 const FERRET_PID = join(FERRET_STATE, 'ferretdb.pid');
 const FERRET_LOCK = join(FERRET_STATE, 'start.lock');
 const FERRET_LOG = join(FERRET_STATE, 'ferretdb.log');
@@ -261,9 +264,10 @@ export function buildFerretDb(): string {
  * own command line (state dir + listen address) finds it even when a PID file
  * was lost or overwritten by a concurrent run.
  */
-export function ourFerretDbPid(port = ferretPort()): number | undefined {
-  const ours = (cmdline: string) => cmdline.includes(`--state-dir=${FERRET_STATE}\0`) && cmdline.includes(`--listen-addr=127.0.0.1:${port}\0`);
-  const recorded = existsSync(FERRET_PID) ? Number(readFileSync(FERRET_PID, 'utf8').trim()) : NaN;
+export function ourFerretDbPid(port = ferretPort(), stateDir = FERRET_STATE): number | undefined {
+  const ours = (cmdline: string) => cmdline.includes(`--state-dir=${stateDir}\0`) && cmdline.includes(`--listen-addr=127.0.0.1:${port}\0`);
+  const pidFile = join(stateDir, 'ferretdb.pid');
+  const recorded = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : NaN;
   if (!existsSync('/proc/self/cmdline')) {
     return Number.isInteger(recorded) && recorded > 0 && processAlive(recorded) ? recorded : undefined; // no /proc (macOS): trust a live PID
   }

@@ -5,22 +5,19 @@ import type { ReconcileReport } from './reconcileTypes.ts';
 /**
  * Keep the outcome in Postgres so `outbox-relay status` and the console (any
  * host) can show the last run, its report and, for a run started over HTTP,
- * the id the request was answered with. On a pool, or on a client inside a
- * transaction (a run records itself in the transaction that holds its lock):
- * finished_at is clock_timestamp(), since now() there is when that
- * transaction began.
+ * the id the request was answered with. finished_at is when the checks ended
+ * (start + duration), not when this row is written: a run may record itself
+ * after releasing the reconcile lock, by which time another relay may already
+ * be reconciling, and inside a transaction now() is when it began.
  */
 export async function recordReconcileRun(db: SqlDb | pg.ClientBase, report: ReconcileReport, ranBy: string, runId?: string): Promise<void> {
   const problems = Object.fromEntries(Object.entries(report.checks).map(([name, check]) => [name, check?.problems ?? 0]));
   const client = '$client' in db ? db.$client : db;
-  await client.query('INSERT INTO reconcile_run (started_at, finished_at, ok, problems, ran_by, run_id, report) VALUES ($1, clock_timestamp(), $2, $3, $4, $5, $6)', [
-    report.startedAt,
-    report.ok,
-    JSON.stringify(problems),
-    ranBy,
-    runId ?? null,
-    JSON.stringify(report),
-  ]);
+  await client.query(
+    `INSERT INTO reconcile_run (started_at, finished_at, ok, problems, ran_by, run_id, report)
+     VALUES ($1, $1::timestamptz + $7::float8 * interval '1 millisecond', $2, $3, $4, $5, $6)`,
+    [report.startedAt, report.ok, JSON.stringify(problems), ranBy, runId ?? null, JSON.stringify(report), report.durationMs],
+  );
 }
 
 /** A run that could not finish (a database unreachable): recorded as not ok, with why. */

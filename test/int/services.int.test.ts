@@ -1,10 +1,14 @@
 /**
  * `npm run services` as a user runs it: a child process on this Node, its
  * stdout eval'd by a real shell. "Nothing available" is simulated with URLs
- * on closed loopback ports, never by stopping the shared services.
+ * on closed loopback ports, and `down` is tried on a FerretDB the test starts
+ * for itself: never by stopping the shared services.
  */
 import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
 import { MongoClient } from 'mongodb';
@@ -158,39 +162,47 @@ describe('npm run services', () => {
     }
   });
 
-  // Stops the shared FerretDB for about a second, then restarts it at once.
+  // A FerretDB of the test's own (free port, own state folder, the binary
+  // scripts/ferretdb.sh builds): other test files share the one on 27017, and
+  // stopping it under them would fail their outage-sensitive assertions.
   it.runIf(testsLocalPath)('down stops the FerretDB it started (not PostgreSQL) and up brings it back', async () => {
-    const env = { ...envWithout('DATABASE_URL', 'MONGO_URL'), OUTBOX_RELAY_NO_DOCKER: '1' };
-    const before = await runServices([], env);
-    expect(before.code, before.stderr).toBe(0);
-    const { DATABASE_URL, MONGO_URL } = await evalInShell(before.stdout);
-    const pid = ourFerretDbPid();
-    // `up` starts FerretDB unless a compatible server already answers on the
-    // port; one that is not ours is a set-up to fix, not a reason to skip.
-    expect(pid, 'the MongoDB-compatible server on the local port was not started by scripts/services.ts').toBeDefined();
-
-    const down = await runServices(['down'], env);
-    let up: Run;
-    let stoppedPidAlive: boolean | undefined;
+    const port = await closedPort();
+    const stateDir = mkdtempSync(join(tmpdir(), 'outbox-relay-services-test-'));
+    const env = { ...envWithout('DATABASE_URL', 'MONGO_URL'), OUTBOX_RELAY_NO_DOCKER: '1', OUTBOX_RELAY_FERRETDB_PORT: String(port), OUTBOX_RELAY_FERRETDB_STATE_DIR: stateDir };
+    const sharedBefore = ourFerretDbPid(27017);
     try {
+      const before = await runServices([], env);
+      expect(before.code, before.stderr).toBe(0);
+      const { DATABASE_URL, MONGO_URL } = await evalInShell(before.stdout);
+      expect(MONGO_URL).toBe(`mongodb://127.0.0.1:${port}/`);
+      const pid = ourFerretDbPid(port, stateDir);
+      expect(pid, 'the FerretDB on the test port was not started by scripts/services.ts').toBeDefined();
+
+      const down = await runServices(['down'], env);
       expect(down.code, down.stderr).toBe(0);
       expect(down.stderr).toContain(`ferretdb (pid ${pid})`);
-      // The process, not the port: another test run may restart FerretDB at once.
-      stoppedPidAlive = alive(pid!);
+      expect(alive(pid!), 'the FerretDB process survived down').toBe(false);
+      expect(await mongoReachable(MONGO_URL, 1000)).toBeDefined();
+
+      const up = await runServices(['up'], env);
+      expect(up.code, up.stderr).toBe(0);
+      // The same DATABASE_URL and MONGO_URL; PgBouncer, stopped by down too, comes back on a free port.
+      const withoutBouncer = (out: string) => out.split('\n').filter((line) => !line.startsWith('export PGBOUNCER_URL=')).join('\n');
+      expect(withoutBouncer(up.stdout)).toBe(withoutBouncer(before.stdout));
+      expect(up.stdout).toMatch(/^export PGBOUNCER_URL=/m);
+      expect(down.stderr).toMatch(/pgbouncer \(pid \d+\)/);
+      const restarted = ourFerretDbPid(port, stateDir);
+      expect(restarted).toBeDefined();
+      expect(restarted).not.toBe(pid);
+      expect(await mongoReachable(MONGO_URL)).toBeUndefined();
+      expect(await postgresReachable(DATABASE_URL), 'down must never stop PostgreSQL').toBeUndefined();
+      console.info(`services down: ${down.ms} ms; cold up: ${up.ms} ms`);
     } finally {
-      up = await runServices(['up'], env); // restart right away: other test files share it
+      await runServices(['down'], env);
+      rmSync(stateDir, { recursive: true, force: true });
     }
-    expect(stoppedPidAlive, 'the FerretDB process survived down').toBe(false);
-    expect(up.code, up.stderr).toBe(0);
-    // The same DATABASE_URL and MONGO_URL; PgBouncer, stopped by down too, comes back on a free port.
-    const withoutBouncer = (out: string) => out.split('\n').filter((line) => !line.startsWith('export PGBOUNCER_URL=')).join('\n');
-    expect(withoutBouncer(up.stdout)).toBe(withoutBouncer(before.stdout));
-    expect(up.stdout).toMatch(/^export PGBOUNCER_URL=/m);
-    expect(down.stderr).toMatch(/pgbouncer \(pid \d+\)/);
-    expect(ourFerretDbPid()).not.toBe(pid);
-    expect(await mongoReachable(MONGO_URL)).toBeUndefined();
-    expect(await postgresReachable(DATABASE_URL), 'down must never stop PostgreSQL').toBeUndefined();
-    console.info(`services down: ${down.ms} ms; cold up: ${up.ms} ms`);
+    // The shared FerretDB was never touched (when this script runs it at all).
+    expect(ourFerretDbPid(27017)).toBe(sharedBefore);
   });
 
   // See scripts/ferretdbIdIndex.ts: without it every fenced upsert scans its whole collection.

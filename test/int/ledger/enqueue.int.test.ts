@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_METADATA_BYTES } from '../../../src/metadata/validateMetadata.ts';
 import { enqueue } from '../../../src/outbox/enqueue.ts';
 import type { OutboxEventInput } from '../../../src/types.ts';
 import { useTestDatabases } from '../../helpers/testDatabases.ts';
+import { waitFor } from '../../helpers/waitFor.ts';
 import { expectRefusedWithoutTrace } from './ledgerFixtures.ts';
 
 const t = useTestDatabases();
@@ -20,13 +20,16 @@ async function outboxCount(): Promise<number> {
 describe('enqueue', () => {
   let listener: pg.Client;
   let notifications: string[];
+  let probes: number;
+  const PROBE = 'outbox_test_probe';
 
   beforeEach(async () => {
     notifications = [];
     listener = new pg.Client({ connectionString: t().databaseUrl });
     await listener.connect();
-    listener.on('notification', (n) => notifications.push(n.channel));
-    await listener.query('LISTEN outbox');
+    probes = 0;
+    listener.on('notification', (n) => (n.channel === PROBE ? probes++ : notifications.push(n.channel)));
+    await listener.query(`LISTEN outbox; LISTEN ${PROBE}`);
   });
 
   afterEach(async () => {
@@ -34,7 +37,19 @@ describe('enqueue', () => {
   });
 
   async function waitForNotification(): Promise<void> {
-    for (let i = 0; i < 100 && notifications.length === 0; i++) await sleep(20);
+    await waitFor(() => notifications.length > 0, { message: 'a notification on outbox' });
+  }
+
+  /**
+   * The outbox notifications received so far, once everything notified before
+   * this call has arrived: Postgres delivers notifications in commit order, so
+   * a probe notified now (autocommit, another session) arrives after them.
+   */
+  async function notificationsSoFar(): Promise<string[]> {
+    const target = probes + 1;
+    await t().pool.query(`NOTIFY ${PROBE}`);
+    await waitFor(() => probes >= target, { message: 'the probe notification' });
+    return [...notifications];
   }
 
   it('inside a drizzle transaction that rolls back leaves no row and sends no notification', async () => {
@@ -48,8 +63,7 @@ describe('enqueue', () => {
       }),
     ).rejects.toBe(rollback);
     expect(await outboxCount()).toBe(before);
-    await sleep(200);
-    expect(notifications).toEqual([]);
+    expect(await notificationsSoFar()).toEqual([]);
   });
 
   it('inside a drizzle transaction that commits leaves exactly one row, and NOTIFY arrives only after the commit', async () => {
@@ -57,9 +71,8 @@ describe('enqueue', () => {
     const input = event({ eventType: 'metadata.upserted', payload: { metadata: { b: 2, a: [1, 'x'] } } });
     const result = await t().db.transaction(async (tx) => {
       const row = await enqueue(tx, input);
-      // Plenty of time for a notification to arrive if Postgres sent it before commit.
-      await sleep(250);
-      expect(notifications).toEqual([]);
+      // A notification sent before commit would have arrived before the probe.
+      expect(await notificationsSoFar()).toEqual([]);
       return row;
     });
     await waitForNotification();
@@ -89,8 +102,7 @@ describe('enqueue', () => {
 
       await client.query('BEGIN');
       const row = await enqueue(client, event({ eventId: randomUUID() }));
-      await sleep(200);
-      expect(notifications).toEqual([]);
+      expect(await notificationsSoFar()).toEqual([]);
       expect(await outboxCount()).toBe(before); // not visible to others yet
       await client.query('COMMIT');
       await waitForNotification();

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CLAIM_BATCH_SQL, claimBatch } from '../../../src/outbox/claimBatch.ts';
-import { sleep } from '../../helpers/waitFor.ts';
+import { waitFor } from '../../helpers/waitFor.ts';
 import { useTestDatabases } from '../../helpers/testDatabases.ts';
 import { clearTables, insertRows, readRows } from './outboxRows.ts';
 
@@ -104,22 +104,30 @@ describe('claimBatch', () => {
 
   it('a row whose lease ran out is claimed again, by another relay', async () => {
     const { ids } = await insertRows(t().pool, 2);
-    const first = await claimBatch(t().db, { relayId: 'relay-crashed', batchSize: 10, leaseMs: 100 });
+    // A lease long enough that the check below always runs inside it, even on a loaded machine.
+    const first = await claimBatch(t().db, { relayId: 'relay-crashed', batchSize: 10, leaseMs: 3_000 });
     expect(first.map((e) => e.id)).toEqual(ids);
     // Still leased: nothing for anyone.
     expect(await claimBatch(t().db, { relayId: 'relay-b', batchSize: 10, leaseMs: 30_000 })).toEqual([]);
-    await sleep(250);
-    const again = await claimBatch(t().db, { relayId: 'relay-b', batchSize: 10, leaseMs: 30_000 });
+    const leaseEnds = (await readRows(t().pool, ids)).get(ids[0]!)!.claimed_until!;
+    const again = await waitFor(async () => {
+      const events = await claimBatch(t().db, { relayId: 'relay-b', batchSize: 10, leaseMs: 30_000 });
+      return events.length > 0 ? events : undefined;
+    }, { intervalMs: 100, message: 'relay-b claiming after the lease ran out' });
     expect(again.map((e) => e.id)).toEqual(ids);
+    // Not a moment before the lease ran out (Postgres's clock decides both).
+    expect((await t().pool.query('SELECT clock_timestamp() >= $1 AS past', [leaseEnds])).rows[0].past).toBe(true);
     const rows = await readRows(t().pool, ids);
     expect([...rows.values()].map((r) => r.claimed_by)).toEqual(['relay-b', 'relay-b']);
   });
 
   it('a row whose backoff has passed becomes claimable', async () => {
-    const { ids } = await insertRows(t().pool, 1, { availableInMs: 150, attempts: 1 });
+    const { ids } = await insertRows(t().pool, 1, { availableInMs: 3_000, attempts: 1 });
     expect(await claimBatch(t().db, { relayId: 'relay-a', batchSize: 10, leaseMs: 30_000 })).toEqual([]);
-    await sleep(300);
-    const events = await claimBatch(t().db, { relayId: 'relay-a', batchSize: 10, leaseMs: 30_000 });
+    const events = await waitFor(async () => {
+      const claimed = await claimBatch(t().db, { relayId: 'relay-a', batchSize: 10, leaseMs: 30_000 });
+      return claimed.length > 0 ? claimed : undefined;
+    }, { intervalMs: 100, message: 'the row claimable once its backoff passed' });
     expect(events.map((e) => [e.id, e.attempts])).toEqual([[ids[0], 1]]);
   });
 

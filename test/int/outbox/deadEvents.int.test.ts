@@ -86,13 +86,16 @@ describe('requeueDead', () => {
     const received: { channel: string; payload: string | undefined }[] = [];
     listener.on('notification', (n) => received.push({ channel: n.channel, payload: n.payload }));
     try {
-      await listener.query('LISTEN outbox');
+      await listener.query('LISTEN outbox; LISTEN outbox_test_probe');
       await requeueDead(t().db, { eventIds: [randomUUID()] });
       await requeueDead(t().db, { eventIds });
-      await waitFor(() => received.length > 0, { timeoutMs: 5_000, message: 'notification on outbox' });
-      // The first requeue (nothing found) sent none; give a stray one time to arrive.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(received).toEqual([{ channel: 'outbox', payload: '' }]);
+      // Postgres delivers notifications in commit order: once this probe is in, a stray one from the first requeue would be too.
+      await t().pool.query('NOTIFY outbox_test_probe');
+      await waitFor(() => received.some((n) => n.channel === 'outbox_test_probe'), { message: 'the probe notification' });
+      expect(received).toEqual([
+        { channel: 'outbox', payload: '' },
+        { channel: 'outbox_test_probe', payload: '' },
+      ]);
     } finally {
       await listener.end();
     }

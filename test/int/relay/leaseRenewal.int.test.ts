@@ -7,20 +7,22 @@ import type { MetadataSink } from '../../../src/sink/metadataSink.ts';
 import { createMongoSink } from '../../../src/sink/mongoSink.ts';
 import { insertEvents, outboxCounts } from '../../helpers/outboxFixtures.ts';
 import { useTestDatabases } from '../../helpers/testDatabases.ts';
-import { sleep, waitFor } from '../../helpers/waitFor.ts';
+import { waitFor } from '../../helpers/waitFor.ts';
 
 const t = useTestDatabases();
-const LEASE_MS = 600;
+// Renewed every third of a lease: a renewal has a whole second of slack on a loaded machine.
+const LEASE_MS = 1500;
 
-/** The real sink, but every batch takes `delayMs` before it is written: a sink slower than the lease. */
-function slowSink(inner: MetadataSink, delayMs: number): MetadataSink {
-  return { ...inner, apply: async (events, options) => (await sleep(delayMs), inner.apply(events, options)) };
+/** The real sink, but a batch is written only once `held` resolves: a sink as slow as the test wants. */
+function heldSink(inner: MetadataSink, held: Promise<void>): MetadataSink {
+  return { ...inner, apply: async (events, options) => (await held, inner.apply(events, options)) };
 }
 
 describe('lease renewal', () => {
-  it('a batch that takes four leases to write stays with its relay: nobody reclaims it and every row is delivered by it once', async () => {
+  it('a batch held for four leases stays with its relay: nobody reclaims it and every row is delivered by it once', async () => {
     await insertEvents(t().pool, Array.from({ length: 40 }, (_, i) => ({ aggregateId: `slow-${i}`, version: 1, metadata: { i } })));
-    const sink = slowSink(createMongoSink(t().mongoDb), LEASE_MS * 4);
+    let release!: () => void;
+    const sink = heldSink(createMongoSink(t().mongoDb), new Promise<void>((resolve) => (release = resolve)));
     const abort = new AbortController();
     const drainer = new Drainer(
       { db: t().db, sink, metrics: createRelayMetrics(), logger: silentLogger },
@@ -28,17 +30,25 @@ describe('lease renewal', () => {
       abort.signal,
     );
     drainer.wake('manual');
-    await waitFor(async () => (await outboxCounts(t().pool)).claimed === 40, { timeoutMs: 5000 });
+    await waitFor(async () => (await outboxCounts(t().pool)).claimed === 40);
+    const { rows: [claimed] } = await t().pool.query<{ at: Date }>('SELECT clock_timestamp() AS at');
 
-    // Another relay keeps trying while the first one's original lease has long run out.
+    // Another relay keeps trying until four leases have passed on Postgres's clock.
     let stolen = 0;
-    for (let i = 0; i < 8; i++) {
-      await sleep(LEASE_MS / 2);
-      stolen += (await claimBatch(t().db, { relayId: 'other-relay', batchSize: 100, leaseMs: 60_000 })).length;
-    }
+    let attempts = 0;
+    await waitFor(
+      async () => {
+        attempts++;
+        stolen += (await claimBatch(t().db, { relayId: 'other-relay', batchSize: 100, leaseMs: 60_000 })).length;
+        return (await t().pool.query(`SELECT clock_timestamp() > $1::timestamptz + $2 * interval '1 millisecond' AS past`, [claimed!.at, LEASE_MS * 4])).rows[0].past;
+      },
+      { intervalMs: LEASE_MS / 4, message: 'four leases passing' },
+    );
+    expect(attempts).toBeGreaterThan(4);
     expect(stolen).toBe(0);
+    release();
 
-    await waitFor(async () => (await outboxCounts(t().pool)).pending === 0, { timeoutMs: 10_000 });
+    await waitFor(async () => (await outboxCounts(t().pool)).pending === 0);
     abort.abort();
     await drainer.current();
     const { rows } = await t().pool.query<{ delivered_by: string; n: number }>('SELECT delivered_by, count(*)::int AS n FROM outbox_delivered GROUP BY delivered_by');

@@ -5,7 +5,7 @@ import { createRelay, type Relay } from '../../../src/relay/relay.ts';
 import { insertEvents, outboxCounts } from '../../helpers/outboxFixtures.ts';
 import { testRelayConfig } from '../../helpers/relayConfig.ts';
 import { useTestDatabases } from '../../helpers/testDatabases.ts';
-import { sleep, waitFor } from '../../helpers/waitFor.ts';
+import { waitFor } from '../../helpers/waitFor.ts';
 
 const t = useTestDatabases();
 let relay: Relay | undefined;
@@ -25,13 +25,24 @@ async function post(key: string): Promise<{ transactionId: string; operationIds:
   });
 }
 
+/**
+ * The relay is idle and listening: its catch-up drain ran out of work and told
+ * writers to notify (outbox_wakeup), and its LISTEN connection is up. From
+ * here on, with a minute's poll, only a notification wakes it.
+ */
+async function relayWaitsForNotify(running: Relay): Promise<void> {
+  await waitFor(async () => (await t().pool.query(`SELECT 1 FROM outbox_wakeup WHERE relay_waiting`)).rowCount === 1, { message: 'relay idle (outbox_wakeup.relay_waiting)' });
+  await waitFor(async () => (await running.metrics.listenerConnected.get()).values[0]?.value === 1, { message: 'listener connected' });
+  await waitFor(async () => (await t().pool.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'outbox-relay-listen:%' AND query ILIKE 'LISTEN%'`)).rowCount === 1, { message: 'LISTEN issued' });
+}
+
 describe('wake-up', () => {
   it('delivers a posting through NOTIFY well inside a 60 s poll interval', async () => {
     await createBalance(t().db, { account: 'world', asset: 'EUR', allowNegative: true });
     await createBalance(t().db, { account: 'alice', asset: 'EUR' });
     relay = createRelay(testRelayConfig(t(), { pollIntervalMs: 60_000 }));
     await relay.start();
-    await sleep(300); // the start-up catch-up drain is over; only NOTIFY can wake it now
+    await relayWaitsForNotify(relay);
     const startedAt = Date.now();
     const posted = await post('notify-1');
     const doc = await waitFor(() => t().mongoDb.collection('transaction_metadata').findOne({ _id: posted.transactionId as never }), { timeoutMs: 10_000, intervalMs: 5 });
@@ -39,7 +50,8 @@ describe('wake-up', () => {
     expect(doc).toMatchObject({ version: 1, metadata: { key: 'notify-1' } });
     await waitFor(async () => (await t().mongoDb.collection('operation_metadata').countDocuments({ _id: { $in: posted.operationIds as never[] } })) === 2);
     console.log(`commit-to-applied through NOTIFY (post + visible in MongoDB): ${latencyMs} ms`);
-    expect(latencyMs).toBeLessThan(5_000);
+    // The next poll is a minute after start; half of that is a bound no loaded machine reaches.
+    expect(latencyMs).toBeLessThan(30_000);
   });
 
   it('with the listener disabled, polling alone delivers everything', async () => {
@@ -55,17 +67,18 @@ describe('wake-up', () => {
   it('after pg_terminate_backend on the listener connection it reconnects, catches up, and NOTIFY works again', async () => {
     relay = createRelay(testRelayConfig(t(), { pollIntervalMs: 60_000, heartbeatMs: 300 }));
     await relay.start();
-    await sleep(300);
+    await relayWaitsForNotify(relay);
     const killed = await t().pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'outbox-relay-listen:%'`);
     expect(killed.rowCount).toBe(1);
     // Written while the listener is away: only the reconnect's catch-up drain can find it.
     await insertEvents(t().pool, [{ aggregateId: 'during-outage', version: 1, metadata: { at: 'outage' } }]);
     await waitFor(() => t().mongoDb.collection('transaction_metadata').findOne({ _id: 'during-outage' as never }), { timeoutMs: 15_000, message: 'catch-up after reconnect' });
     await waitFor(async () => (await t().pool.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'outbox-relay-listen:%' AND query ILIKE 'LISTEN%'`)).rowCount === 1, { timeoutMs: 10_000 });
+    await relayWaitsForNotify(relay);
     const before = Date.now();
     await insertEvents(t().pool, [{ aggregateId: 'after-reconnect', version: 1, metadata: { at: 'after' } }]);
-    await waitFor(() => t().mongoDb.collection('transaction_metadata').findOne({ _id: 'after-reconnect' as never }), { timeoutMs: 10_000, message: 'NOTIFY after reconnect' });
-    expect(Date.now() - before).toBeLessThan(5_000);
+    await waitFor(() => t().mongoDb.collection('transaction_metadata').findOne({ _id: 'after-reconnect' as never }), { timeoutMs: 30_000, message: 'NOTIFY after reconnect' });
+    expect(Date.now() - before).toBeLessThan(30_000); // the poll is a minute away
     expect((await relay.metrics.listenerReconnects.get()).values[0]?.value ?? 0).toBeGreaterThanOrEqual(1);
   });
 });

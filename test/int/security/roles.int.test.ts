@@ -10,6 +10,7 @@ import { markDelivered } from '../../../src/outbox/markDelivered.ts';
 import { readMetadataContent } from '../../../src/metadata/readMetadataContent.ts';
 import { insertEvents } from '../../helpers/outboxFixtures.ts';
 import { useTestDatabases } from '../../helpers/testDatabases.ts';
+import { waitFor } from '../../helpers/waitFor.ts';
 
 const t = useTestDatabases();
 const login = `outbox_relay_login_${randomBytes(3).toString('hex')}`;
@@ -26,8 +27,11 @@ describe('least-privilege roles', () => {
     await t().pool.query(`CREATE ROLE ${login} LOGIN IN ROLE outbox_relay_relay`);
     const url = new URL(t().databaseUrl);
     url.username = login;
-    const pool = createPool(url.toString(), { max: 2 });
+    const pool = createPool(url.toString(), { max: 1 });
     try {
+      // Several suites share this server's 100 connections and only superusers get the
+      // last 3: wait for a slot for this (non-superuser) login; the pool then keeps it.
+      await waitFor(async () => (await pool.query('SELECT 1')).rowCount === 1, { timeoutMs: 60_000, intervalMs: 200, message: 'a connection slot for the relay role' });
       await insertEvents(t().pool, [{ aggregateId: 'roles-1', version: 1, metadata: { a: 1 } }]);
       const db = createDb(pool);
       const claimed = await claimBatch(db, { relayId: 'least-privilege', batchSize: 10, leaseMs: 10_000 });

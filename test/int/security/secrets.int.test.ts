@@ -165,8 +165,10 @@ describe('secrets never appear in output (log level trace)', () => {
 
     const deadMongo = new URL(mongoUrl);
     deadMongo.port = '1';
+    // A pending event, so the relay fails at MongoDB on the write path too, not only at start.
+    await insertEvents(t().pool, [{ aggregateId: 'sec-unreachable', version: 1, metadata: { at: 'dead mongo' } }]);
     const proc = await startRelayProcess(env({ MONGO_URL: deadMongo.toString() }));
-    await new Promise((resolve) => setTimeout(resolve, 2000)); // let it fail at MongoDB a few times
+    await waitFor(() => proc.output().includes('MongoDB not reachable at start') && proc.output().includes('"sink write failed"'), { timeoutMs: 40_000, message: 'the relay failing at MongoDB' });
     proc.child.kill('SIGTERM');
     await proc.exited;
     expectNoSecrets(proc.output(), 'run against an unreachable MongoDB');

@@ -1,5 +1,5 @@
 import { MongoClient, type CommandStartedEvent } from 'mongodb';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventOutcome, MetadataSink, SinkEvent } from '../../../src/sink/metadataSink.ts';
 import { createMongoSink } from '../../../src/sink/mongoSink.ts';
@@ -7,7 +7,7 @@ import type { MetadataDocument } from '../../../src/sink/writeFencedUpserts.ts';
 import type { Metadata } from '../../../src/types.ts';
 import { startTcpProxy } from '../../helpers/tcpProxy.ts';
 import { useTestDatabases } from '../../helpers/testDatabases.ts';
-import { sleep } from '../../helpers/waitFor.ts';
+import { waitFor } from '../../helpers/waitFor.ts';
 
 const t = useTestDatabases();
 
@@ -178,7 +178,10 @@ describe('an unreachable sink', () => {
     await closed.close();
   });
 
-  it('answers { ok: false } after bounded retries, within a bounded time', async () => {
+  // The bound that matters is the driver's 30 s default server selection per
+  // attempt: these options must take effect. Timing bounds sit far from what
+  // the options give (well under a second) so a loaded machine never hits them.
+  it('answers { ok: false } after bounded retries, well before the driver\'s 30 s default would', async () => {
     const warnings: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
     const sink = createMongoSink(closed.db('nowhere'), { retries: 2, minTimeoutMs: 50, maxTimeoutMs: 100, logger });
@@ -189,23 +192,30 @@ describe('an unreachable sink', () => {
     expect(!result.ok && result.error.message).toMatch(/ECONNREFUSED|Server selection/i);
     // One warning per failed attempt: the first try and two retries, then it gives up.
     expect(warnings.filter((w) => w.includes('sink write failed'))).toHaveLength(3);
-    // Bounded by serverSelectionTimeoutMS and the backoff cap, not the driver's 30 s default.
-    expect(elapsed).toBeLessThan(5_000);
+    expect(elapsed).toBeLessThan(25_000);
   });
 
   it('stops retrying when the signal aborts', async () => {
-    const sink = createMongoSink(closed.db('nowhere'), { retries: 50, minTimeoutMs: 100, maxTimeoutMs: 100 });
-    const started = Date.now();
-    const result = await sink.apply([event('unreachable', 1)], { signal: AbortSignal.timeout(500) });
+    // Aborted at the first failed attempt, of 51 allowed: it must not try again.
+    const controller = new AbortController();
+    let attempts = 0;
+    const logger = pino({ level: 'warn' }, { write: (line: string) => {
+      if (!line.includes('sink write failed')) return;
+      attempts++;
+      controller.abort();
+    } });
+    const sink = createMongoSink(closed.db('nowhere'), { retries: 50, minTimeoutMs: 100, maxTimeoutMs: 100, logger });
+    const result = await sink.apply([event('unreachable', 1)], { signal: controller.signal });
     expect(result.ok).toBe(false);
-    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(controller.signal.aborted).toBe(true);
+    expect(attempts).toBe(1);
   });
 
-  it('reports not ready from ping, quickly', async () => {
+  it('reports not ready from ping within its own timeout, not the driver\'s 30 s', async () => {
     const sink = createMongoSink(closed.db('nowhere'), { pingTimeoutMs: 500 });
     const started = Date.now();
     expect(await sink.ping()).toBe(false);
-    expect(Date.now() - started).toBeLessThan(1_500);
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 
   it('reports ready from ping when the server answers', async () => {
@@ -214,11 +224,11 @@ describe('an unreachable sink', () => {
 });
 
 describe('MongoDB coming back', () => {
-  const viaProxy = async () => {
+  const viaProxy = async (logger?: Logger) => {
     const target = new URL(t().mongoUrl);
     const proxy = await startTcpProxy(target.hostname, Number(target.port || 27017));
     const client = new MongoClient(`mongodb://127.0.0.1:${proxy.port}`, { serverSelectionTimeoutMS: 300, connectTimeoutMS: 300 });
-    return { proxy, client, sink: createMongoSink(client.db(t().mongoDbName), { retries: 20, minTimeoutMs: 50, maxTimeoutMs: 200 }) };
+    return { proxy, client, sink: createMongoSink(client.db(t().mongoDbName), { retries: 20, minTimeoutMs: 50, maxTimeoutMs: 200, ...(logger ? { logger } : {}) }) };
   };
 
   it('recovers a client whose very first connection failed (the driver leaves it closed until connect())', async () => {
@@ -240,12 +250,15 @@ describe('MongoDB coming back', () => {
   });
 
   it('retries through a short outage and applies the batch once MongoDB answers again', async () => {
-    const { proxy, client, sink } = await viaProxy();
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+    const { proxy, client, sink } = await viaProxy(logger);
     try {
       await applyOk(sink, [event('outage-1', 1)]); // connected before the outage
       await proxy.cut();
       const pending = sink.apply([event('outage-1', 2), event('outage-2', 1)]);
-      await sleep(700);
+      // Back only once the outage was met: two failed attempts, so it retried through it.
+      await waitFor(() => warnings.filter((w) => w.includes('sink write failed')).length >= 2, { message: 'the sink failing during the outage' });
       await proxy.restore();
       const result = await pending;
       expect(result.ok).toBe(true);
@@ -260,52 +273,122 @@ describe('MongoDB coming back', () => {
 });
 
 describe('two sinks writing concurrently', () => {
-  // On FerretDB 1.24 the fence is not atomic (query, then UPDATE by _id), so this can in
-  // principle lose an update there; it has not in repeated runs. On MongoDB it must hold.
-  it('leaves every document at its highest version with that version’s content', async () => {
+  const DOCS = 50;
+  /** Every version of 50 documents (1 to 6 each), about half delivered twice. */
+  function raceEvents(prefix: string): { highest: Map<string, number>; all: SinkEvent[] } {
+    const highest = new Map<string, number>();
+    const all: SinkEvent[] = [];
+    for (let d = 0; d < DOCS; d++) {
+      const id = `${prefix}-${d}`;
+      const top = 1 + Math.floor(Math.random() * 6);
+      highest.set(id, top);
+      for (let v = 1; v <= top; v++) {
+        const e = event(id, v, { id, v, content: `doc ${id} at ${v}` });
+        all.push(e);
+        if (Math.random() < 0.5) all.push(e); // duplicated delivery
+      }
+    }
+    return { highest, all };
+  }
+
+  /** Each sink applies its stream in random batches (1–15), both at once; every outcome must be "applied". */
+  async function race(sinks: MetadataSink[], streams: SinkEvent[][]): Promise<void> {
+    const outcomes = await Promise.all(
+      streams.map(async (stream, s) => {
+        const results: EventOutcome[] = [];
+        for (let i = 0; i < stream.length; ) {
+          const size = 1 + Math.floor(Math.random() * 15);
+          const batch = stream.slice(i, i + size);
+          i += size;
+          const got = await applyOk(sinks[s]!, batch);
+          for (const e of batch) results.push(got.get(e.eventId)!);
+        }
+        return results;
+      }),
+    );
+    const flat = outcomes.flat();
+    expect(flat).toHaveLength(streams.reduce((n, stream) => n + stream.length, 0));
+    expect(flat.filter((o) => o?.status !== 'applied')).toEqual([]);
+  }
+
+  async function stored(prefix: string): Promise<MetadataDocument[]> {
+    return docs().find({ _id: { $regex: `^${prefix}-` } }).toArray();
+  }
+
+  const expectAtVersion = (doc: MetadataDocument, version: number) => {
+    expect(doc.version, doc._id).toBe(version);
+    expect(doc.metadata, doc._id).toEqual({ id: doc._id, v: version, content: `doc ${doc._id} at ${version}` });
+    expect(doc.eventId, doc._id).toBe(`transaction/${doc._id}/v${version}`);
+  };
+
+  async function withTwoSinks<T>(fn: (sinks: MetadataSink[]) => Promise<T>): Promise<T> {
     const clients = [new MongoClient(t().mongoUrl), new MongoClient(t().mongoUrl)];
     try {
-      const sinks = clients.map((c) => createMongoSink(c.db(t().mongoDbName)));
-      const highest = new Map<string, number>();
-      const all: SinkEvent[] = [];
-      for (let d = 0; d < 50; d++) {
-        const id = `race-${d}`;
-        const top = 1 + Math.floor(Math.random() * 6);
-        highest.set(id, top);
-        for (let v = 1; v <= top; v++) {
-          const e = event(id, v, { id, v, content: `doc ${id} at ${v}` });
-          all.push(e);
-          if (Math.random() < 0.5) all.push(e); // duplicated delivery
-        }
-      }
-      const streams = [shuffle([...all]), shuffle([...all])];
-      const outcomes = await Promise.all(
-        streams.map(async (stream, s) => {
-          const results: EventOutcome[] = [];
-          for (let i = 0; i < stream.length; ) {
-            const size = 1 + Math.floor(Math.random() * 15);
-            const batch = stream.slice(i, i + size);
-            i += size;
-            const got = await applyOk(sinks[s]!, batch);
-            for (const e of batch) results.push(got.get(e.eventId)!);
-          }
-          return results;
-        }),
-      );
-      expect(outcomes.flat().every((o) => o.status === 'applied')).toBe(true);
-      const stored = await docs().find({ _id: { $regex: '^race-' } }).toArray();
-      expect(stored).toHaveLength(50);
-      for (const doc of stored) {
-        const top = highest.get(doc._id)!;
-        expect(doc.version, doc._id).toBe(top);
-        expect(doc.metadata, doc._id).toEqual({ id: doc._id, v: top, content: `doc ${doc._id} at ${top}` });
-        expect(doc.eventId).toBe(`transaction/${doc._id}/v${top}`);
-      }
+      return await fn(clients.map((c) => createMongoSink(c.db(t().mongoDbName))));
     } finally {
       await Promise.all(clients.map((c) => c.close()));
     }
+  }
+
+  // How the relay writes: one document is claimed by one relay at a time, so
+  // two sinks never write the same document at the same instant. Holds on
+  // every server, FerretDB's non-atomic fence included.
+  it('one writer per document at a time, in rounds: every document ends at its highest version with that version’s content', async () => {
+    const { highest, all } = raceEvents('race-rounds');
+    const ROUNDS = 4;
+    const rounds = Array.from({ length: ROUNDS }, () => [[], []] as SinkEvent[][]);
+    const owner = Array.from({ length: ROUNDS }, () => new Map<string, number>());
+    for (const e of shuffle([...all, ...all])) {
+      const r = Math.floor(Math.random() * ROUNDS);
+      const side = owner[r]!.get(e.aggregateId) ?? (Math.random() < 0.5 ? 0 : 1);
+      owner[r]!.set(e.aggregateId, side);
+      rounds[r]![side]!.push(e);
+    }
+    // Over the run most documents are written by both sinks, only never at once.
+    const bothSides = [...highest.keys()].filter((id) => new Set(owner.map((o) => o.get(id)).filter((side) => side !== undefined)).size === 2);
+    expect(bothSides.length).toBeGreaterThan(DOCS / 2);
+    await withTwoSinks(async (sinks) => {
+      for (const streams of rounds) await race(sinks, streams);
+    });
+    const found = await stored('race-rounds');
+    expect(found).toHaveLength(DOCS);
+    for (const doc of found) expectAtVersion(doc, highest.get(doc._id)!);
+  });
+
+  // Both sinks may write different versions of one document at the same
+  // instant. An atomic fence (MongoDB) keeps the highest; FerretDB 1.24's
+  // fence is check-then-overwrite across clients (README, "Design notes and
+  // FerretDB") and can keep an older one. What holds there is asserted there,
+  // and the test says which case it ran.
+  it('unpartitioned: highest version on an atomic fence (MongoDB); on FerretDB coherent documents, and a replay of the newest events restores the highest', async ({ annotate }) => {
+    const { highest, all } = raceEvents('race-free');
+    await withTwoSinks((sinks) => race(sinks, [shuffle([...all]), shuffle([...all])]));
+    const found = await stored('race-free');
+    expect(found).toHaveLength(DOCS);
+    const ferretDb = await ferretDbVersion();
+    if (ferretDb === undefined) {
+      for (const doc of found) expectAtVersion(doc, highest.get(doc._id)!);
+      await annotate('atomic fence (MongoDB): every document at its highest version asserted', 'notice');
+      return;
+    }
+    // Every document is one whole version of itself, never a mix of two writes.
+    for (const doc of found) expectAtVersion(doc, doc.version);
+    const behind = found.filter((doc) => doc.version < highest.get(doc._id)!).map((doc) => doc._id);
+    const note = `FerretDB ${ferretDb}: the fence is not atomic across clients, so "highest version" is asserted only on MongoDB; ${behind.length} of ${DOCS} documents ended below their highest version (lost to the race) and were restored by a replay`;
+    console.info(note);
+    await annotate(note, 'notice');
+    // What the relay relies on there: a later delivery (or reconcile --repair) of the newest version wins.
+    const newest = [...highest].map(([id, top]) => event(id, top, { id, v: top, content: `doc ${id} at ${top}` }));
+    await applyOk(createMongoSink(t().mongoDb), newest);
+    for (const doc of await stored('race-free')) expectAtVersion(doc, highest.get(doc._id)!);
   });
 });
+
+/** The FerretDB version answering MONGO_URL, undefined on MongoDB (buildInfo carries `ferretdbVersion` only there). */
+async function ferretDbVersion(): Promise<string | undefined> {
+  const info = await t().mongoDb.admin().command({ buildInfo: 1 });
+  return typeof info.ferretdbVersion === 'string' ? info.ferretdbVersion : undefined;
+}
 
 describe('racing inserts of a new document', () => {
   it('ends at the newer version when the older one wins the insert (a duplicate key is checked, not trusted)', async () => {

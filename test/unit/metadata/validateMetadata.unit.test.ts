@@ -142,7 +142,8 @@ describe('validateMetadata', () => {
     for (let i = 0; i < 30; i++) value = { a: value, b: value };
     const started = Date.now();
     expect(refusal(value).message).toMatch(/larger than/);
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // Walking it all (2^30 leaves) would take hours; the bound only rules that out.
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('uses a custom root path in messages', () => {
