@@ -78,7 +78,10 @@ describe('the relay as a process', () => {
     const exit = await relay.exited;
     const tookMs = Date.now() - signalledAt;
     expect(exit).toEqual({ code: 0, signal: null });
-    expect(tookMs).toBeLessThan(5000 + 2000);
+    // The shutdown timeout (5 s), then releasing and closing (bounded at 2 s):
+    // the bound only rules out a hang (a MongoDB close once held the exit 15 s
+    // past the timeout), with room for a loaded 2-core machine.
+    expect(tookMs).toBeLessThan(5000 + 10_000);
     const counts = await outboxCounts(t().pool);
     expect(counts.claimed).toBe(0); // nothing left held by the stopped relay
     expect(counts.pending).toBeGreaterThan(0); // it stopped mid-drain, not after
