@@ -91,6 +91,18 @@ export async function graphileWorkerPeer(env: BenchEnv, options: { events: numbe
       }
     } finally {
       await runner.stop();
+      // runner.stop() can return while graphile-worker's own pool is still
+      // closing its connections; dropping the database (WITH FORCE) under them
+      // would terminate a client that no longer has an error listener, an
+      // unhandled 'error' event. Wait (bounded) until only our pool is left.
+      const closedBy = Date.now() + 10_000;
+      while (Date.now() < closedBy) {
+        const { rows } = await scratch.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name <> 'outbox-relay-bench'`,
+        );
+        if ((rows[0]?.n ?? 0) === 0) break;
+        await sleep(50);
+      }
     }
     const after = cpuSnapshot();
     const seconds = (after.at - before.at) / 1000;
