@@ -10,6 +10,7 @@ import { createLogger, redactUrl, type Logger } from './logger.ts';
 import { CHECK_NAMES, type CheckName } from './reconcile/reconcileTypes.ts';
 
 import type { Db } from './db/client.ts';
+import * as tenantCommands from './tenants/tenantCommands.ts';
 
 // Everything that touches a database loads only in the command that uses it:
 // a bad flag or value is answered at once (drizzle and the MongoDB driver
@@ -46,6 +47,7 @@ function loggerFor(config: Pick<RelayConfig, 'logLevel' | 'logFormat'>): Logger 
 
 const ALL_KEYS = Object.keys(SETTINGS) as SettingKey[];
 const DB_KEYS: SettingKey[] = ['databaseUrl', 'logLevel', 'logFormat'];
+const TENANT_KEYS: SettingKey[] = ['databaseUrl', 'controlDatabaseUrl', 'logLevel', 'logFormat'];
 
 async function withDb<T>(config: RelayConfig, fn: (db: Db) => Promise<T>): Promise<T> {
   const { createDb, createPool } = await import('./db/client.ts');
@@ -92,7 +94,11 @@ async function runCommand(options: Record<string, unknown>): Promise<void> {
   await relay.start();
 }
 
-async function migrateCommand(options: { createRoles?: boolean } & Record<string, unknown>): Promise<void> {
+async function migrateCommand(options: { createRoles?: boolean; allTenants?: boolean } & Record<string, unknown>): Promise<void> {
+  if (options.allTenants) {
+    const { migrateAllTenants } = await import('./tenants/tenantCommands.ts');
+    return migrateAllTenants(options, (o) => overridesFrom(o, TENANT_KEYS));
+  }
   const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
   const { runMigrations } = await import('./db/migrate.ts');
   await runMigrations(config.databaseUrl);
@@ -247,8 +253,9 @@ export function buildProgram(): Command {
     program
       .command('migrate')
       .description('Apply database migrations (idempotent).')
-      .option('--create-roles', 'also create the least-privilege roles outbox_relay_writer and outbox_relay_relay (needs CREATEROLE)'),
-    DB_KEYS,
+      .option('--create-roles', 'also create the least-privilege roles outbox_relay_writer and outbox_relay_relay (needs CREATEROLE)')
+      .option('--all-tenants', 'migrate the control database and every registered tenant database'),
+    TENANT_KEYS,
   ).action(migrateCommand);
   addSettingFlags(
     program
@@ -286,6 +293,8 @@ export function buildProgram(): Command {
       .option('--trace', 'trace postings and the relay in-process (no collector needed) and print, for a sample, the trace id and the relay\'s span duration'),
     ALL_KEYS,
   ).action(demoCommand);
+  const { mountTenantCommands } = tenantCommands;
+  mountTenantCommands(program, (command, withDatabaseUrl) => addSettingFlags(command, withDatabaseUrl ? TENANT_KEYS : TENANT_KEYS.filter((k) => k !== 'databaseUrl')), (o) => overridesFrom(o, TENANT_KEYS));
   return program;
 }
 
@@ -297,6 +306,10 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       process.exit(error.exitCode === 0 ? 0 : 2);
     }
     if (error instanceof UsageError) {
+      console.error(`outbox-relay: ${error.message}`);
+      process.exit(2);
+    }
+    if (error instanceof OutboxRelayError && error.code === 'INVALID_TENANT') {
       console.error(`outbox-relay: ${error.message}`);
       process.exit(2);
     }

@@ -34,6 +34,7 @@ function setting<T>(s: Setting<T>): Setting<T> {
 
 export const SETTINGS = {
   databaseUrl: setting({ env: 'DATABASE_URL', flag: '--database-url', schema: url(['postgres:', 'postgresql:']), description: 'PostgreSQL holding the ledger and the outbox (required).' }),
+  controlDatabaseUrl: setting({ env: 'OUTBOX_RELAY_CONTROL_DATABASE_URL', flag: '--control-database-url', schema: url(['postgres:', 'postgresql:']).optional(), description: 'PostgreSQL holding the tenant registry (outbox_tenant) for `tenant` commands and `run --multi-tenant`. Defaults to DATABASE_URL.' }),
   listenDatabaseUrl: setting({ env: 'OUTBOX_RELAY_LISTEN_DATABASE_URL', flag: '--listen-database-url', schema: url(['postgres:', 'postgresql:']).optional(), description: 'Direct PostgreSQL URL for LISTEN when DATABASE_URL goes through a transaction-pooling PgBouncer. Defaults to DATABASE_URL.' }),
   mongoUrl: setting({ env: 'MONGO_URL', flag: '--mongo-url', schema: url(['mongodb:', 'mongodb+srv:']), description: 'MongoDB receiving the metadata documents (required).' }),
   mongoDb: setting({ env: 'MONGO_DB', flag: '--mongo-db', schema: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be 1–63 letters, digits, _ or -'), default: 'ledger', description: 'MongoDB database name.' }),
@@ -66,7 +67,7 @@ type ValueOf<S> = S extends Setting<infer T> ? T : never;
 
 export type RelayConfig = Readonly<{
   [K in keyof Settings]: Settings[K] extends { default: unknown } ? Exclude<ValueOf<Settings[K]>, undefined> : ValueOf<Settings[K]>;
-}> & { relayId: string; listenDatabaseUrl: string };
+}> & { relayId: string; listenDatabaseUrl: string; controlDatabaseUrl: string | undefined };
 
 export type ConfigOverrides = Partial<Record<keyof Settings, unknown>>;
 
@@ -112,5 +113,6 @@ export function resolveConfig(
   }
   out.relayId ??= defaultRelayId();
   out.listenDatabaseUrl ??= out.databaseUrl;
+  out.controlDatabaseUrl ??= out.databaseUrl;
   return Object.freeze(out) as RelayConfig;
 }

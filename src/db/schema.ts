@@ -220,3 +220,34 @@ export const reconcileRun = pgTable(
   },
   (t) => [index('reconcile_run_finished_at_idx').on(t.finishedAt)],
 );
+
+/**
+ * The tenant registry, read from the control database (OUTBOX_RELAY_CONTROL_DATABASE_URL)
+ * by `run --multi-tenant`. A URL is stored either here or, as the name of an
+ * environment variable (`*_env`), in the relay's own environment, so the
+ * secret need not live in the table. Mongo URL unset: the relay's MONGO_URL.
+ * `owner`/`lease_expires_at`: which replica serves the tenant, until when.
+ */
+export const outboxTenant = pgTable(
+  'outbox_tenant',
+  {
+    id: text('id').primaryKey(),
+    databaseUrl: text('database_url'),
+    databaseUrlEnv: text('database_url_env'),
+    mongoUrl: text('mongo_url'),
+    mongoUrlEnv: text('mongo_url_env'),
+    mongoDb: text('mongo_db').notNull(),
+    paused: boolean('paused').notNull().default(false),
+    weight: integer('weight').notNull().default(1),
+    owner: text('owner'),
+    leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    check('outbox_tenant_id_valid', sql`${t.id} ~ '^[a-z0-9][a-z0-9_-]{0,62}$'`),
+    check('outbox_tenant_one_database_url', sql`(${t.databaseUrl} IS NULL) <> (${t.databaseUrlEnv} IS NULL)`),
+    check('outbox_tenant_at_most_one_mongo_url', sql`${t.mongoUrl} IS NULL OR ${t.mongoUrlEnv} IS NULL`),
+    check('outbox_tenant_weight_positive', sql`${t.weight} BETWEEN 1 AND 100`),
+  ],
+);
