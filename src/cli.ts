@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { resolveConfig, SETTINGS, type ConfigOverrides, type RelayConfig } from './config.ts';
-import { OutboxRelayError } from './errors.ts';
+import { ConfigError, OutboxRelayError } from './errors.ts';
 import { createLogger, redactUrl, type Logger } from './logger.ts';
 import { CHECK_NAMES, type CheckName } from './reconcile/reconcileTypes.ts';
 
@@ -59,16 +59,20 @@ async function withDb<T>(config: RelayConfig, fn: (db: Db) => Promise<T>): Promi
   }
 }
 
-async function runCommand(options: Record<string, unknown>): Promise<void> {
-  const config = resolveConfig(process.env, overridesFrom(options, ALL_KEYS));
+async function runCommand(options: { multiTenant?: boolean } & Record<string, unknown>): Promise<void> {
+  // Multi-tenant: the tenants' URLs come from the registry; only the control database is required.
+  const config = resolveConfig(process.env, overridesFrom(options, ALL_KEYS), options.multiTenant ? [] : ['databaseUrl', 'mongoUrl']);
+  if (options.multiTenant && !config.controlDatabaseUrl) throw new ConfigError(SETTINGS.controlDatabaseUrl.env, 'is required with --multi-tenant (or DATABASE_URL): the database holding the tenant registry');
   const logger = loggerFor(config);
-  logger.info({ database: redactUrl(config.databaseUrl), mongo: redactUrl(config.mongoUrl), mongoDb: config.mongoDb }, 'configuration resolved');
+  if (options.multiTenant) logger.info({ control: redactUrl(config.controlDatabaseUrl as string), mongo: config.mongoUrl ? redactUrl(config.mongoUrl) : null }, 'configuration resolved (multi-tenant)');
+  else logger.info({ database: redactUrl(config.databaseUrl), mongo: redactUrl(config.mongoUrl), mongoDb: config.mongoDb }, 'configuration resolved');
   // OTEL_* decide; with tracing off the SDK is never loaded.
   const { loadTracing } = await import('./tracing/loadTracing.ts');
   const tracing = await loadTracing(process.env);
   if (tracing) logger.info({ traceMode: config.traceMode }, 'tracing on (OTEL_TRACES_EXPORTER)');
-  const { createRelay } = await import('./relay/relay.ts');
-  const relay = createRelay(config, { logger, ...(tracing ? { tracer: tracing.tracer } : {}) });
+  const relay = options.multiTenant
+    ? (await import('./runtime/multiTenantRelay.ts')).createMultiTenantRelay(config, { logger })
+    : (await import('./relay/relay.ts')).createRelay(config, { logger, ...(tracing ? { tracer: tracing.tracer } : {}) });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -109,7 +113,11 @@ async function migrateCommand(options: { createRoles?: boolean; allTenants?: boo
   }
 }
 
-async function statusCommand(options: { json?: boolean; watch?: string | boolean } & Record<string, unknown>): Promise<void> {
+async function statusCommand(options: { json?: boolean; watch?: string | boolean; tenant?: string } & Record<string, unknown>): Promise<void> {
+  if (options.tenant !== undefined) {
+    const { tenantStatus } = await import('./tenants/tenantCommands.ts');
+    return tenantStatus(options.tenant, options, (o) => overridesFrom(o, TENANT_KEYS));
+  }
   const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
   const intervalMs = options.watch === undefined || options.watch === false ? 0 : options.watch === true ? 2000 : Number(options.watch) * 1000;
   if (options.watch !== undefined && options.watch !== false && !(intervalMs >= 100)) throw usage(`--watch takes a number of seconds ≥ 0.1 (got ${String(options.watch)})`);
@@ -248,7 +256,10 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
 
-  addSettingFlags(program.command('run').description('Run the relay sidecar until SIGTERM/SIGINT.'), ALL_KEYS).action(runCommand);
+  addSettingFlags(
+    program.command('run').description('Run the relay sidecar until SIGTERM/SIGINT.').option('--multi-tenant', 'serve every registered, unpaused tenant of the control database (see `tenant`)'),
+    ALL_KEYS,
+  ).action(runCommand);
   addSettingFlags(
     program
       .command('migrate')
@@ -262,8 +273,9 @@ export function buildProgram(): Command {
       .command('status')
       .description('Show outbox lag and live relays (SELECT * FROM outbox_lag).')
       .option('--json', 'machine-readable output')
-      .option('--watch [seconds]', 'refresh every N seconds (default 2)'),
-    DB_KEYS,
+      .option('--watch [seconds]', 'refresh every N seconds (default 2)')
+      .option('--tenant <id>', "a registered tenant's lag and health (multi-tenant)"),
+    TENANT_KEYS,
   ).action(statusCommand);
   const dead = program.command('dead').description('Dead (parked) events.');
   addSettingFlags(dead.command('list').description('List dead events, oldest first.').option('--limit <n>', 'how many', '50').option('--json', 'machine-readable output'), DB_KEYS).action(deadListCommand);

@@ -226,7 +226,8 @@ export const reconcileRun = pgTable(
  * by `run --multi-tenant`. A URL is stored either here or, as the name of an
  * environment variable (`*_env`), in the relay's own environment, so the
  * secret need not live in the table. Mongo URL unset: the relay's MONGO_URL.
- * `owner`/`lease_expires_at`: which replica serves the tenant, until when.
+ * `owner`/`lease_expires_at`: which replica serves the tenant, until when;
+ * `health*`: how that replica last found it (for `status --tenant`).
  */
 export const outboxTenant = pgTable(
   'outbox_tenant',
@@ -241,6 +242,10 @@ export const outboxTenant = pgTable(
     weight: integer('weight').notNull().default(1),
     owner: text('owner'),
     leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true }),
+    /** As the relay serving it last saw it: 'healthy' or 'unhealthy' with the reason (never a URL). */
+    health: text('health'),
+    healthReason: text('health_reason'),
+    healthAt: timestamp('health_at', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

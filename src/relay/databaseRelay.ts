@@ -23,6 +23,8 @@ export interface DatabaseRelayDeps {
   metrics: RelayMetrics;
   logger: Logger;
   tracing?: RelayTracing;
+  /** A turn per batch, shared with the other tenants of a multi-tenant relay. */
+  gate?: { acquire(): Promise<() => void> };
   /** The MongoDB database periodic reconcile reads (reconcile reads MongoDB directly). */
   reconcileMongoDb?: MongoDb;
 }
@@ -55,7 +57,7 @@ export function createDatabaseRelay(deps: DatabaseRelayDeps, settings: DatabaseR
   const { db, sink, wake, metrics, logger } = deps;
   const abort = new AbortController();
   const drainer = new Drainer(
-    { db, sink, metrics, logger, ...(deps.tracing ? { tracing: deps.tracing } : {}) },
+    { db, sink, metrics, logger, ...(deps.tracing ? { tracing: deps.tracing } : {}), ...(deps.gate ? { gate: deps.gate } : {}) },
     {
       relayId: settings.relayId,
       batchSize: settings.batchSize,

@@ -20,7 +20,7 @@ function invalid(message: string): ValidationError {
 }
 
 /** Check the input alone (no I/O); the record to insert. */
-export function validateTenantInput(input: AddTenantInput): Omit<TenantRecord, 'paused' | 'owner' | 'leaseExpiresAt'> {
+export function validateTenantInput(input: AddTenantInput): Omit<TenantRecord, 'paused' | 'owner' | 'leaseExpiresAt' | 'health' | 'healthReason' | 'healthAt'> {
   if (!TENANT_ID_PATTERN.test(input.id)) throw invalid(`tenant id must be 1–63 of a-z 0-9 _ - starting with a letter or digit (got ${JSON.stringify(input.id.slice(0, 80))})`);
   if ((input.databaseUrl === undefined) === (input.databaseUrlEnv === undefined)) throw invalid('give exactly one of --database-url and --database-url-env');
   if (input.mongoUrl !== undefined && input.mongoUrlEnv !== undefined) throw invalid('give at most one of --mongo-url and --mongo-url-env');
@@ -69,7 +69,7 @@ async function reachMongo(url: string): Promise<void> {
  */
 export async function addTenant(control: pg.Pool, input: AddTenantInput, env: NodeJS.ProcessEnv, defaultMongoUrl: string | undefined): Promise<TenantRecord> {
   const record = validateTenantInput(input);
-  const urls = resolveTenantUrls({ ...record, paused: false, owner: null, leaseExpiresAt: null }, env, defaultMongoUrl);
+  const urls = resolveTenantUrls({ ...record, paused: false, owner: null, leaseExpiresAt: null, health: null, healthReason: null, healthAt: null }, env, defaultMongoUrl);
   if (!urls.ok) throw invalid(`tenant ${record.id}: ${urls.reason}`);
   const exists = await control.query('SELECT 1 FROM outbox_tenant WHERE id = $1', [record.id]);
   if (exists.rowCount) throw new ConflictError('TENANT_EXISTS', `tenant ${record.id} is already registered`);

@@ -76,6 +76,8 @@ export function mountTenantCommands(program: Command, addFlags: AddFlags, overri
       database: describeUrl(t.databaseUrl, t.databaseUrlEnv, '?'),
       mongo: describeUrl(t.mongoUrl, t.mongoUrlEnv, '(relay MONGO_URL)'),
       mongoDb: t.mongoDb,
+      health: t.health,
+      healthReason: t.healthReason,
       servedBy: t.leaseExpiresAt && t.leaseExpiresAt.getTime() > Date.now() ? t.owner : null,
     }));
     if (options.json) {
@@ -120,4 +122,44 @@ export async function migrateAllTenants(options: Record<string, unknown>, overri
   }
   console.error(`${tenants.length - failed} of ${tenants.length} tenants migrated`);
   if (failed > 0) process.exitCode = 1;
+}
+
+/**
+ * `status --tenant <id>`: the tenant's health as the relay serving it last
+ * recorded it, and its outbox lag read from its own database. Exit 1 when the
+ * tenant is unhealthy or its database cannot be read.
+ */
+export async function tenantStatus(id: string, options: Record<string, unknown>, overrides: Overrides): Promise<void> {
+  const { controlDatabaseUrl, mongoUrl } = controlUrl(options, overrides);
+  const [{ listTenants }, { readLag }, { formatLag }, { createPool }, { NotFoundError }] = await Promise.all([
+    import('./listTenants.ts'),
+    import('../outbox/readLag.ts'),
+    import('../ops/formatLag.ts'),
+    import('../db/pool.ts'),
+    import('../errors.ts'),
+  ]);
+  const tenant = (await withControl(controlDatabaseUrl, listTenants)).find((t) => t.id === id);
+  if (!tenant) throw new NotFoundError('UNKNOWN_TENANT', `no tenant ${JSON.stringify(id.slice(0, 80))} is registered`);
+  const about = { id: tenant.id, paused: tenant.paused, health: tenant.health, healthReason: tenant.healthReason, healthAt: tenant.healthAt, servedBy: tenant.leaseExpiresAt && tenant.leaseExpiresAt.getTime() > Date.now() ? tenant.owner : null };
+  const urls = resolveTenantUrls(tenant, process.env, mongoUrl);
+  let lag: Awaited<ReturnType<typeof readLag>> | null = null;
+  let error: string | null = null;
+  if (!urls.ok) error = urls.reason;
+  else {
+    const pool = createPool(urls.databaseUrl, { max: 1, applicationName: 'outbox-relay-cli' });
+    pool.options.connectionTimeoutMillis = 5000;
+    try {
+      lag = await readLag({ $client: pool });
+    } catch (caught) {
+      error = (caught instanceof Error ? caught.message : String(caught)).replace(/(postgres(ql)?|mongodb(\+srv)?):\/\/\S+/g, '<url>');
+    } finally {
+      await pool.end();
+    }
+  }
+  if (options.json) console.log(JSON.stringify({ tenant: about, lag, error }));
+  else {
+    console.log(`tenant ${about.id}: ${about.paused ? 'paused' : (about.health ?? 'not served yet')}${about.healthReason ? ` (${about.healthReason})` : ''}`);
+    console.log(lag ? formatLag(lag) : `lag unavailable: ${error}`);
+  }
+  if (tenant.health === 'unhealthy' || error) process.exitCode = 1;
 }

@@ -15,6 +15,9 @@ export interface TenantRecord {
   weight: number;
   owner: string | null;
   leaseExpiresAt: Date | null;
+  health: 'healthy' | 'unhealthy' | null;
+  healthReason: string | null;
+  healthAt: Date | null;
 }
 
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -33,7 +36,10 @@ export function rowToTenant(row: Record<string, unknown>): TenantRecord {
     weight: row.weight as number,
     owner: (row.owner as string | null) ?? null,
     leaseExpiresAt: (row.lease_expires_at as Date | null) ?? null,
+    health: (row.health as 'healthy' | 'unhealthy' | null) ?? null,
+    healthReason: (row.health_reason as string | null) ?? null,
+    healthAt: (row.health_at as Date | null) ?? null,
   };
 }
 
-export const TENANT_COLUMNS = 'id, database_url, database_url_env, mongo_url, mongo_url_env, mongo_db, paused, weight, owner, lease_expires_at';
+export const TENANT_COLUMNS = 'id, database_url, database_url_env, mongo_url, mongo_url_env, mongo_db, paused, weight, owner, lease_expires_at, health, health_reason, health_at';
