@@ -1,3 +1,8 @@
+CREATE TABLE "outbox_relay_replica" (
+	"id" text PRIMARY KEY NOT NULL,
+	"heartbeat_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "outbox_tenant" (
 	"id" text PRIMARY KEY NOT NULL,
 	"database_url" text,

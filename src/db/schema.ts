@@ -256,3 +256,9 @@ export const outboxTenant = pgTable(
     check('outbox_tenant_weight_positive', sql`${t.weight} BETWEEN 1 AND 100`),
   ],
 );
+
+/** Multi-tenant relay replicas alive, for spreading tenants over them (each takes its share of outbox_tenant leases). */
+export const outboxRelayReplica = pgTable('outbox_relay_replica', {
+  id: text('id').primaryKey(),
+  heartbeatAt: timestamp('heartbeat_at', { withTimezone: true }).notNull().defaultNow(),
+});

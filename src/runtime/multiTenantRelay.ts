@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from '../logger.ts';
 import { createRelayMetrics, type RelayMetrics } from '../ops/metrics.ts';
 import { startOpsServer } from '../ops/opsServer.ts';
 import { listTenants } from '../tenants/listTenants.ts';
+import { beatReplica, leaveReplicas, planLeases, releaseLeases, type LeasePlan } from '../tenants/tenantLeases.ts';
 import type { TenantRecord } from '../tenants/tenantTypes.ts';
 import { createFairGate } from './fairGate.ts';
 import { createMongoClient } from './openMongo.ts';
@@ -146,7 +147,10 @@ export function createMultiTenantRelay(config: RelayConfig, options: { logger?: 
 
   const syncOnce = async () => {
     let records: TenantRecord[];
+    let plan: LeasePlan;
     try {
+      const replicasAlive = await beatReplica(control, config.relayId, config.leaseMs);
+      plan = await planLeases(control, config.relayId, { leaseMs: config.leaseMs, replicasAlive });
       records = await listTenants(control);
       controlHealthy = true;
     } catch (error) {
@@ -155,14 +159,19 @@ export function createMultiTenantRelay(config: RelayConfig, options: { logger?: 
       logger.warn({ err: scrub(error) }, 'could not read the tenant registry');
       return;
     }
-    const wanted = new Map(records.filter((r) => !r.paused).map((r) => [r.id, r]));
+    // Served here: unpaused tenants whose lease this replica holds (leases spread tenants over replicas).
+    const held = new Set(plan.held);
+    const wanted = new Map(records.filter((r) => !r.paused && held.has(r.id)).map((r) => [r.id, r]));
     const retiring: Promise<void>[] = [];
     for (const [id, slot] of slots) {
       const record = wanted.get(id);
-      if (!record) retiring.push(retire(slot, records.some((r) => r.id === id) ? 'paused' : 'removed'));
+      const why = plan.surplus.includes(id) ? 'handed over to another replica' : !records.some((r) => r.id === id) ? 'removed' : records.find((r) => r.id === id)?.paused ? 'paused' : 'lease held elsewhere';
+      if (!record) retiring.push(retire(slot, why));
       else if (connectionKey(record) !== connectionKey(slot.record)) retiring.push(retire(slot, 'registration changed'));
     }
     await Promise.all(retiring);
+    // Only once they are stopped: another replica may take them at its next heartbeat.
+    await releaseLeases(control, config.relayId, plan.surplus).catch((error: unknown) => logger.warn({ err: scrub(error) }, 'could not release tenant leases'));
     for (const [id, record] of wanted) {
       const slot = slots.get(id);
       if (!slot) {
@@ -193,7 +202,7 @@ export function createMultiTenantRelay(config: RelayConfig, options: { logger?: 
     tenants: () => [...slots].map(([id, slot]) => view(id, slot)),
     async start() {
       logger.info({ tenantPoolSize: config.tenantPoolSize, gate: Math.max(2, config.concurrency * 2) }, 'relay starting');
-      await control.query('SELECT 1 FROM outbox_tenant LIMIT 0');
+      await control.query('SELECT 1 FROM outbox_tenant, outbox_relay_replica LIMIT 0');
       controlHealthy = true;
       await sync();
       // Wait for the first starts, so "relay started" means "every reachable tenant is served".
@@ -222,6 +231,8 @@ export function createMultiTenantRelay(config: RelayConfig, options: { logger?: 
       if (timer) clearInterval(timer);
       await syncing;
       await Promise.all([...slots.values()].map((slot) => retire(slot, 'shutdown')));
+      // Hand the tenants over now rather than after a lease.
+      await leaveReplicas(control, config.relayId).catch((error: unknown) => logger.warn({ err: scrub(error) }, 'could not release tenant leases at shutdown'));
       await ops?.close();
       await Promise.allSettled([control.end(), ...[...mongoClients.values()].map((c) => c.then((m) => m.close()))]);
       logger.info('relay stopped');
