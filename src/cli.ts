@@ -150,7 +150,7 @@ async function statusCommand(options: { json?: boolean; watch?: string | boolean
 }
 
 async function deadListCommand(options: { limit: string; json?: boolean } & Record<string, unknown>): Promise<void> {
-  const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
+  const config = resolveConfig(process.env, { ...overridesFrom(options, DB_KEYS), ...(await forTenant(options)) }, ['databaseUrl']);
   const limit = Number(options.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw usage(`--limit takes a whole number from 1 to 100000 (got ${options.limit})`);
   const { listDead } = await import('./outbox/listDead.ts');
@@ -174,7 +174,7 @@ async function deadListCommand(options: { limit: string; json?: boolean } & Reco
 }
 
 async function deadRequeueCommand(eventIds: string[], options: { all?: boolean } & Record<string, unknown>): Promise<void> {
-  const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
+  const config = resolveConfig(process.env, { ...overridesFrom(options, DB_KEYS), ...(await forTenant(options)) }, ['databaseUrl']);
   if (options.all && eventIds.length > 0) throw usage('give event ids or --all, not both');
   if (!options.all && eventIds.length === 0) throw usage('give at least one event id, or --all');
   const { requeueDead } = await import('./outbox/requeueDead.ts');
@@ -209,7 +209,7 @@ const RECONCILE_KEYS: SettingKey[] = ['databaseUrl', 'mongoUrl', 'mongoDb', 'log
 async function reconcileCommand(
   options: { repair?: boolean; json?: boolean; check?: string[]; sampleLimit: string; pageSize: string; pendingOlderThan: string } & Record<string, unknown>,
 ): Promise<void> {
-  const config = resolveConfig(process.env, overridesFrom(options, RECONCILE_KEYS), ['databaseUrl', 'mongoUrl']);
+  const config = resolveConfig(process.env, { ...overridesFrom(options, RECONCILE_KEYS), ...(await forTenant(options)) }, ['databaseUrl', 'mongoUrl']);
   const checks = options.check ?? [...CHECK_NAMES];
   const unknown = checks.filter((c) => !(CHECK_NAMES as readonly string[]).includes(c));
   if (unknown.length > 0) throw usage(`unknown check ${unknown.join(', ')}; the checks are ${CHECK_NAMES.join(', ')}`);
@@ -245,6 +245,11 @@ async function reconcileCommand(
   process.exit(exitCode);
 }
 
+/** `--tenant <id>`: that tenant's databases from the registry (its URLs win over DATABASE_URL/MONGO_URL/MONGO_DB). */
+function forTenant(options: Record<string, unknown>): Promise<ConfigOverrides> {
+  return tenantCommands.tenantOverrides(options, (o) => overridesFrom(o, TENANT_KEYS));
+}
+
 class UsageError extends Error {}
 function usage(message: string): UsageError {
   return new UsageError(message);
@@ -278,10 +283,10 @@ export function buildProgram(): Command {
     TENANT_KEYS,
   ).action(statusCommand);
   const dead = program.command('dead').description('Dead (parked) events.');
-  addSettingFlags(dead.command('list').description('List dead events, oldest first.').option('--limit <n>', 'how many', '50').option('--json', 'machine-readable output'), DB_KEYS).action(deadListCommand);
+  addSettingFlags(dead.command('list').description('List dead events, oldest first.').option('--limit <n>', 'how many', '50').option('--json', 'machine-readable output').option('--tenant <id>', "a registered tenant's dead events"), TENANT_KEYS).action(deadListCommand);
   addSettingFlags(
-    dead.command('requeue').description('Put dead events back to pending with attempts reset.').argument('[event-ids...]', 'event ids (UUIDs)').option('--all', 'requeue every dead event'),
-    DB_KEYS,
+    dead.command('requeue').description('Put dead events back to pending with attempts reset.').argument('[event-ids...]', 'event ids (UUIDs)').option('--all', 'requeue every dead event').option('--tenant <id>', "in a registered tenant's database"),
+    TENANT_KEYS,
   ).action(deadRequeueCommand);
   addSettingFlags(
     program
@@ -292,8 +297,9 @@ export function buildProgram(): Command {
       .option('--check <name...>', `run only these checks: ${CHECK_NAMES.join(', ')}`)
       .option('--sample-limit <n>', 'offending ids shown per check', '20')
       .option('--page-size <n>', 'rows per page', '1000')
-      .option('--pending-older-than <seconds>', 'outbox-health: pending events older than this are a problem', '300'),
-    RECONCILE_KEYS,
+      .option('--pending-older-than <seconds>', 'outbox-health: pending events older than this are a problem', '300')
+      .option('--tenant <id>', "a registered tenant's databases"),
+    [...RECONCILE_KEYS, 'controlDatabaseUrl'],
   ).action(reconcileCommand);
   addSettingFlags(
     program

@@ -10,6 +10,7 @@ import { beatReplica, leaveReplicas, planLeases, releaseLeases, type LeasePlan }
 import type { TenantRecord } from '../tenants/tenantTypes.ts';
 import { createFairGate } from './fairGate.ts';
 import { createMongoClient } from './openMongo.ts';
+import { registerTenantMetrics } from './tenantMetrics.ts';
 import { scrub, startTenant, stopTenant, type TenantParts } from './tenantSlot.ts';
 
 export type TenantState =
@@ -70,6 +71,7 @@ export function createMultiTenantRelay(config: RelayConfig, options: { logger?: 
   const env = options.env ?? process.env;
   const control = createPool(config.controlDatabaseUrl, { max: 2, applicationName: `outbox-relay-control:${config.relayId}`.slice(0, 63) });
   const metrics = createRelayMetrics();
+  registerTenantMetrics(metrics.registry, () => [...slots].map(([id, slot]) => view(id, slot)), config.tenantMetricsCap);
   const gate = createFairGate(Math.max(2, config.concurrency * 2));
   const mongoClients = new Map<string, Promise<MongoClient>>();
   const slots = new Map<string, Slot>();

@@ -163,3 +163,20 @@ export async function tenantStatus(id: string, options: Record<string, unknown>,
   }
   if (tenant.health === 'unhealthy' || error) process.exitCode = 1;
 }
+
+/**
+ * `--tenant <id>` on dead/reconcile: the tenant's database, MongoDB and
+ * MongoDB database as setting overrides, read from the registry. Unknown
+ * tenant or unresolvable URL → typed error before anything runs.
+ */
+export async function tenantOverrides(options: Record<string, unknown>, overrides: Overrides): Promise<ConfigOverrides> {
+  if (options.tenant === undefined) return {};
+  const id = String(options.tenant);
+  const { controlDatabaseUrl, mongoUrl } = controlUrl(options, overrides);
+  const [{ listTenants }, { NotFoundError }] = await Promise.all([import('./listTenants.ts'), import('../errors.ts')]);
+  const tenant = (await withControl(controlDatabaseUrl, listTenants)).find((t) => t.id === id);
+  if (!tenant) throw new NotFoundError('UNKNOWN_TENANT', `no tenant ${JSON.stringify(id.slice(0, 80))} is registered`);
+  const urls = resolveTenantUrls(tenant, process.env, mongoUrl);
+  if (!urls.ok) throw new ValidationError('INVALID_TENANT', `tenant ${id}: ${urls.reason}`);
+  return { databaseUrl: urls.databaseUrl, mongoUrl: urls.mongoUrl, mongoDb: tenant.mongoDb };
+}

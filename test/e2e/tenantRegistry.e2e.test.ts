@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { insertEvents } from '../helpers/outboxFixtures.ts';
 import { spawnCli } from '../helpers/relayProcess.ts';
 import { createTestDatabases, useTestDatabases, type TestDatabases } from '../helpers/testDatabases.ts';
 
@@ -108,5 +109,24 @@ describe('the tenant registry through the CLI', () => {
     expect(missing.code).toBe(1);
     expect(missing.out).toMatch(/tenant globex: migration failed: environment variable GLOBEX_DATABASE_URL/);
     expect(missing.out).toMatch(/1 of 2 tenants migrated/);
+  });
+
+  it('dead list/requeue and reconcile --tenant work on that tenant\'s own databases', async () => {
+    const [eventId] = await insertEvents(tenantA.pool, [{ aggregateId: 'tenant-dead', version: 1, metadata: { a: 1 } }]);
+    await tenantA.pool.query(`UPDATE outbox SET status = 'dead', attempts = 10, last_error = 'poison' WHERE event_id = $1`, [eventId]);
+    const listed = await cli(['dead', 'list', '--tenant', 'acme', '--json']);
+    expect(listed.code, listed.out).toBe(0);
+    expect((JSON.parse(listed.out) as Array<{ eventId: string }>).map((d) => d.eventId)).toEqual([eventId]);
+    // The control database (DATABASE_URL) has no dead events: --tenant really read the tenant's.
+    expect(JSON.parse((await cli(['dead', 'list', '--json'])).out)).toEqual([]);
+    const requeued = await cli(['dead', 'requeue', '--tenant', 'acme', '--all']);
+    expect(requeued.out).toMatch(/requeued 1/);
+    const report = await cli(['reconcile', '--tenant', 'acme', '--json', '--check', 'double-entry']);
+    expect(report.code, report.out).toBe(0);
+    // stdout and stderr (log lines) are interleaved in out: look for the report's own field.
+    expect(report.out).toMatch(/^  "ok": true,$/m);
+    const unknown = await cli(['dead', 'list', '--tenant', 'nobody']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.out).toMatch(/no tenant "nobody" is registered/);
   });
 });

@@ -25,9 +25,9 @@ afterAll(async () => {
   await Promise.all([big?.drop(), small?.drop()]);
 });
 
-function start(): MultiTenantRelay {
+function start(overrides: Parameters<typeof testRelayConfig>[1] = {}): MultiTenantRelay {
   // DATABASE_URL is the control database; the tenants' URLs come from the registry only.
-  relay = createMultiTenantRelay(testRelayConfig(control(), { batchSize: 200, concurrency: 2 }));
+  relay = createMultiTenantRelay(testRelayConfig(control(), { batchSize: 200, concurrency: 2, ...overrides }));
   return relay;
 }
 
@@ -93,4 +93,16 @@ describe('multi-tenant relay', () => {
     // The backlog itself keeps draining meanwhile (FerretDB bounds its rate here; the benchmark measures it).
     expect((await outboxCounts(big.pool)).pending).toBeLessThan(backlog);
   }, 120_000);
+
+  it('labels metrics by tenant up to the cap and sums the rest under tenant="_other"', async () => {
+    await insertEvents(small.pool, [{ aggregateId: 'metrics-1', version: 1, metadata: {} }]);
+    await small.pool.query(`UPDATE outbox SET available_at = now() + interval '1 hour' WHERE aggregate_id = 'metrics-1'`);
+    const r = start({ tenantMetricsCap: 1 });
+    await r.start();
+    const text = await r.metrics.registry.metrics();
+    const pending = text.split('\n').filter((line) => line.startsWith('outbox_relay_tenant_pending_events{'));
+    expect(pending.map((line) => line.replace(/ \d+$/, ''))).toEqual(['outbox_relay_tenant_pending_events{tenant="big"}', 'outbox_relay_tenant_pending_events{tenant="_other"}']);
+    expect(text).toMatch(/outbox_relay_tenant_pending_events\{tenant="_other"\} 1$/m);
+    expect(text).toMatch(/outbox_relay_tenant_unhealthy\{tenant="_other"\} 0$/m);
+  });
 });
