@@ -71,7 +71,7 @@ async function runCommand(options: { multiTenant?: boolean } & Record<string, un
   const tracing = await loadTracing(process.env);
   if (tracing) logger.info({ traceMode: config.traceMode }, 'tracing on (OTEL_TRACES_EXPORTER)');
   const relay = options.multiTenant
-    ? (await import('./runtime/multiTenantRelay.ts')).createMultiTenantRelay(config, { logger })
+    ? (await import('./runtime/multiTenantRelay.ts')).createMultiTenantRelay(config, { logger, ...(tracing ? { tracer: tracing.tracer } : {}) })
     : (await import('./relay/relay.ts')).createRelay(config, { logger, ...(tracing ? { tracer: tracing.tracer } : {}) });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {

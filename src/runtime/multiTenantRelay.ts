@@ -96,7 +96,7 @@ export function createMultiTenantRelay(config: RelayConfig, options: { logger?: 
     return client;
   };
 
-  const slotDeps = { config, env, metrics, logger, mongoClient };
+  const slotDeps = { config, env, metrics, logger, mongoClient, ...(options.tracer ? { tracer: options.tracer } : {}) };
 
   const launch = (slot: Slot) => {
     const failures = slot.state.status === 'unhealthy' ? slot.state.failures : 0;

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { MongoClient } from 'mongodb';
 import type pg from 'pg';
 import type { RelayConfig } from '../config.ts';
@@ -27,6 +28,8 @@ export interface TenantSlotDeps {
   metrics: RelayMetrics;
   logger: Logger;
   gate: { acquire(): Promise<() => void> };
+  /** Trace each tenant's batches (spans carry the tenant's MongoDB database). */
+  tracer?: Tracer;
   /** The process-wide MongoDB client for a URL, connected. */
   mongoClient(url: string): Promise<MongoClient>;
 }
@@ -81,7 +84,16 @@ export async function startTenant(deps: TenantSlotDeps, tenant: TenantRecord): P
         })
       : undefined;
     const relay = createDatabaseRelay(
-      { db, sink, metrics: deps.metrics, logger, gate: deps.gate, reconcileMongoDb: mongo.db(tenant.mongoDb), ...(wake ? { wake } : {}) },
+      {
+        db,
+        sink,
+        metrics: deps.metrics,
+        logger,
+        gate: deps.gate,
+        reconcileMongoDb: mongo.db(tenant.mongoDb),
+        ...(wake ? { wake } : {}),
+        ...(deps.tracer ? { tracing: { tracer: deps.tracer, mode: config.traceMode, mongoDb: tenant.mongoDb } } : {}),
+      },
       { ...config, expectNotifications: config.listen },
     );
     try {
