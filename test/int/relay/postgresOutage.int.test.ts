@@ -28,11 +28,15 @@ afterEach(async () => {
   proxy = undefined;
 });
 
-/** The relay's warnings, as parsed pino lines. */
+/**
+ * The relay's warnings, as parsed pino lines. A message counts with what the
+ * drainer appends after a colon (`claim failed: PostgreSQL unavailable or
+ * read-only; …` when classifyPgError calls the error a reconnect).
+ */
 function captureWarnings(): { logger: pino.Logger; count(message: string): number } {
   const lines: { msg: string }[] = [];
   const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) });
-  return { logger, count: (message) => lines.filter((l) => l.msg === message).length };
+  return { logger, count: (message) => lines.filter((l) => l.msg === message || l.msg.startsWith(`${message}: `)).length };
 }
 
 async function loadBacklog(prefix: string): Promise<void> {
