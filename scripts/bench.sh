@@ -2,6 +2,7 @@
 # Benchmarks: `npm run bench [-- --quick | --tiny]`. Node and deps via bootstrap,
 # `npm run bench -- --medians [files…]` summarises several runs (bench/medians.ts);
 # `npm run bench -- --tracing [--tiny]` measures tracing costs alone (bench/tracing.ts);
+# `npm run bench -- --multi-tenant [--tiny]` the multi-tenant relay (bench/multiTenant.ts);
 # services via scripts/services.ts (env → Docker → local PostgreSQL + FerretDB),
 # then the harness. Results in bench/results/.
 set -euo pipefail
@@ -12,6 +13,9 @@ if [[ "${1:-}" == "--medians" ]]; then
 fi
 if [[ -z "${DATABASE_URL:-}" || -z "${MONGO_URL:-}" ]]; then
   eval "$(node scripts/services.ts)"
+fi
+if [[ "${1:-}" == "--multi-tenant" ]]; then
+  exec node bench/multiTenant.ts "${@:2}"
 fi
 if [[ "${1:-}" == "--tracing" ]]; then
   exec node bench/tracing.ts "${@:2}"

@@ -6,11 +6,12 @@
 import { userInfo } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { isSecretSetting, resolveConfig, secretValues, SETTINGS, type ConfigOverrides, type RelayConfig } from './config.ts';
-import { OutboxRelayError } from './errors.ts';
+import { ConfigError, OutboxRelayError } from './errors.ts';
 import { createLogger, redactUrl, scrubSecrets, type Logger } from './logger.ts';
 import { CHECK_NAMES, type CheckName } from './reconcile/reconcileTypes.ts';
 
 import type { Db } from './db/client.ts';
+import * as tenantCommands from './tenants/tenantCommands.ts';
 
 // Everything that touches a database loads only in the command that uses it:
 // a bad flag or value is answered at once (drizzle and the MongoDB driver
@@ -70,6 +71,7 @@ function loggerFor(config: Pick<RelayConfig, 'logLevel' | 'logFormat'>): Logger 
 
 const ALL_KEYS = Object.keys(SETTINGS) as SettingKey[];
 const DB_KEYS: SettingKey[] = ['databaseUrl', 'logLevel', 'logFormat'];
+const TENANT_KEYS: SettingKey[] = ['databaseUrl', 'controlDatabaseUrl', 'logLevel', 'logFormat'];
 
 async function withDb<T>(config: RelayConfig, fn: (db: Db) => Promise<T>): Promise<T> {
   const { createDb, createPool } = await import('./db/client.ts');
@@ -81,16 +83,20 @@ async function withDb<T>(config: RelayConfig, fn: (db: Db) => Promise<T>): Promi
   }
 }
 
-async function runCommand(options: Record<string, unknown>): Promise<void> {
-  const config = resolveConfig(process.env, overridesFrom(options, ALL_KEYS));
+async function runCommand(options: { multiTenant?: boolean } & Record<string, unknown>): Promise<void> {
+  // Multi-tenant: the tenants' URLs come from the registry; only the control database is required.
+  const config = resolveConfig(process.env, overridesFrom(options, ALL_KEYS), options.multiTenant ? [] : ['databaseUrl', 'mongoUrl']);
+  if (options.multiTenant && !config.controlDatabaseUrl) throw new ConfigError(SETTINGS.controlDatabaseUrl.env, 'is required with --multi-tenant (or DATABASE_URL): the database holding the tenant registry');
   const logger = loggerFor(config);
-  logger.info({ database: redactUrl(config.databaseUrl), mongo: redactUrl(config.mongoUrl), mongoDb: config.mongoDb }, 'configuration resolved');
+  if (options.multiTenant) logger.info({ control: redactUrl(config.controlDatabaseUrl as string), mongo: config.mongoUrl ? redactUrl(config.mongoUrl) : null }, 'configuration resolved (multi-tenant)');
+  else logger.info({ database: redactUrl(config.databaseUrl), mongo: redactUrl(config.mongoUrl), mongoDb: config.mongoDb }, 'configuration resolved');
   // OTEL_* decide; with tracing off the SDK is never loaded.
   const { loadTracing } = await import('./tracing/loadTracing.ts');
   const tracing = await loadTracing(process.env);
   if (tracing) logger.info({ traceMode: config.traceMode }, 'tracing on (OTEL_TRACES_EXPORTER)');
-  const { createRelay } = await import('./relay/relay.ts');
-  const relay = createRelay(config, { logger, ...(tracing ? { tracer: tracing.tracer } : {}) });
+  const relay = options.multiTenant
+    ? (await import('./runtime/multiTenantRelay.ts')).createMultiTenantRelay(config, { logger, ...(tracing ? { tracer: tracing.tracer } : {}) })
+    : (await import('./relay/relay.ts')).createRelay(config, { logger, ...(tracing ? { tracer: tracing.tracer } : {}) });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -116,7 +122,11 @@ async function runCommand(options: Record<string, unknown>): Promise<void> {
   await relay.start();
 }
 
-async function migrateCommand(options: { createRoles?: boolean } & Record<string, unknown>): Promise<void> {
+async function migrateCommand(options: { createRoles?: boolean; allTenants?: boolean } & Record<string, unknown>): Promise<void> {
+  if (options.allTenants) {
+    const { migrateAllTenants } = await import('./tenants/tenantCommands.ts');
+    return migrateAllTenants(options, (o) => overridesFrom(o, TENANT_KEYS));
+  }
   const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
   const [{ runMigrations }, { readMetadataBackfill }] = await Promise.all([import('./db/migrate.ts'), import('./db/readMetadataBackfill.ts')]);
   const started = new Date();
@@ -137,7 +147,11 @@ async function migrateCommand(options: { createRoles?: boolean } & Record<string
   }
 }
 
-async function statusCommand(options: { json?: boolean; watch?: string | boolean } & Record<string, unknown>): Promise<void> {
+async function statusCommand(options: { json?: boolean; watch?: string | boolean; tenant?: string } & Record<string, unknown>): Promise<void> {
+  if (options.tenant !== undefined) {
+    const { tenantStatus } = await import('./tenants/tenantCommands.ts');
+    return tenantStatus(options.tenant, options, (o) => overridesFrom(o, TENANT_KEYS));
+  }
   const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
   const intervalMs = options.watch === undefined || options.watch === false ? 0 : options.watch === true ? 2000 : Number(options.watch) * 1000;
   if (options.watch !== undefined && options.watch !== false && !(intervalMs >= 100)) throw usage(`--watch takes a number of seconds ≥ 0.1 (got ${String(options.watch)})`);
@@ -170,7 +184,7 @@ async function statusCommand(options: { json?: boolean; watch?: string | boolean
 }
 
 async function deadListCommand(options: { limit: string; json?: boolean } & Record<string, unknown>): Promise<void> {
-  const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
+  const config = resolveConfig(process.env, { ...overridesFrom(options, DB_KEYS), ...(await forTenant(options)) }, ['databaseUrl']);
   const limit = Number(options.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw usage(`--limit takes a whole number from 1 to 100000 (got ${options.limit})`);
   const { listDead } = await import('./outbox/listDead.ts');
@@ -211,7 +225,7 @@ function reasonFrom(options: { reason?: string }, required: boolean): string | n
 }
 
 async function deadRequeueCommand(eventIds: string[], options: { all?: boolean; reason?: string } & Record<string, unknown>): Promise<void> {
-  const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
+  const config = resolveConfig(process.env, { ...overridesFrom(options, DB_KEYS), ...(await forTenant(options)) }, ['databaseUrl']);
   if (options.all && eventIds.length > 0) throw usage('give event ids or --all, not both');
   if (!options.all && eventIds.length === 0) throw usage('give at least one event id, or --all');
   const reason = reasonFrom(options, false);
@@ -288,7 +302,7 @@ const RECONCILE_KEYS: SettingKey[] = ['databaseUrl', 'mongoUrl', 'mongoDb', 'poo
 async function reconcileCommand(
   options: { repair?: boolean; repairAhead?: boolean; reason?: string; json?: boolean; check?: string[]; sampleLimit: string; pageSize: string; pendingOlderThan: string } & Record<string, unknown>,
 ): Promise<void> {
-  const config = resolveConfig(process.env, overridesFrom(options, RECONCILE_KEYS), ['databaseUrl', 'mongoUrl']);
+  const config = resolveConfig(process.env, { ...overridesFrom(options, RECONCILE_KEYS), ...(await forTenant(options)) }, ['databaseUrl', 'mongoUrl']);
   if (options.repairAhead && !options.repair) throw usage('--repair-ahead needs --repair');
   const checks = options.check ?? [...CHECK_NAMES];
   const unknown = checks.filter((c) => !(CHECK_NAMES as readonly string[]).includes(c));
@@ -417,6 +431,11 @@ async function rebuildCommand(
   process.exit(exitCode);
 }
 
+/** `--tenant <id>`: that tenant's databases from the registry (its URLs win over DATABASE_URL/MONGO_URL/MONGO_DB). */
+function forTenant(options: Record<string, unknown>): Promise<ConfigOverrides> {
+  return tenantCommands.tenantOverrides(options, (o) => overridesFrom(o, TENANT_KEYS));
+}
+
 class UsageError extends Error {}
 function usage(message: string): UsageError {
   return new UsageError(message);
@@ -430,32 +449,38 @@ export function buildProgram(scrub: (text: string) => string = (text) => text): 
     .showHelpAfterError()
     .exitOverride();
 
-  addSettingFlags(program.command('run').description('Run the relay sidecar until SIGTERM/SIGINT.'), ALL_KEYS).action(runCommand);
+  addSettingFlags(
+    program.command('run').description('Run the relay sidecar until SIGTERM/SIGINT.').option('--multi-tenant', 'serve every registered, unpaused tenant of the control database (see `tenant`)'),
+    ALL_KEYS,
+  ).action(runCommand);
   addSettingFlags(
     program
       .command('migrate')
       .description('Apply database migrations (idempotent).')
-      .option('--create-roles', 'also create the least-privilege roles outbox_relay_writer and outbox_relay_relay (needs CREATEROLE)'),
-    DB_KEYS,
+      .option('--create-roles', 'also create the least-privilege roles outbox_relay_writer and outbox_relay_relay (needs CREATEROLE)')
+      .option('--all-tenants', 'migrate the control database and every registered tenant database'),
+    TENANT_KEYS,
   ).action(migrateCommand);
   addSettingFlags(
     program
       .command('status')
       .description('Show outbox lag and live relays (SELECT * FROM outbox_lag).')
       .option('--json', 'machine-readable output')
-      .option('--watch [seconds]', 'refresh every N seconds (default 2)'),
-    DB_KEYS,
+      .option('--watch [seconds]', 'refresh every N seconds (default 2)')
+      .option('--tenant <id>', "a registered tenant's lag and health (multi-tenant)"),
+    TENANT_KEYS,
   ).action(statusCommand);
   const dead = program.command('dead').description('Dead (parked) events.');
-  addSettingFlags(dead.command('list').description('List dead events, oldest first.').option('--limit <n>', 'how many', '50').option('--json', 'machine-readable output'), DB_KEYS).action(deadListCommand);
+  addSettingFlags(dead.command('list').description('List dead events, oldest first.').option('--limit <n>', 'how many', '50').option('--json', 'machine-readable output').option('--tenant <id>', "a registered tenant's dead events"), TENANT_KEYS).action(deadListCommand);
   addSettingFlags(
     dead
       .command('requeue')
       .description('Put dead events back to pending with attempts reset (recorded in the audit log).')
       .argument('[event-ids...]', 'event ids (UUIDs)')
       .option('--all', 'requeue every dead event')
-      .option('--reason <text>', 'why (goes to the audit log)'),
-    DB_KEYS,
+      .option('--reason <text>', 'why (goes to the audit log)')
+      .option('--tenant <id>', "in a registered tenant's database"),
+    TENANT_KEYS,
   ).action(deadRequeueCommand);
   addSettingFlags(
     program
@@ -468,8 +493,9 @@ export function buildProgram(scrub: (text: string) => string = (text) => text): 
       .option('--check <name...>', `run only these checks: ${CHECK_NAMES.join(', ')}`)
       .option('--sample-limit <n>', 'offending ids shown per check', '20')
       .option('--page-size <n>', 'rows per page', '1000')
-      .option('--pending-older-than <seconds>', 'outbox-health: pending events older than this are a problem', '300'),
-    RECONCILE_KEYS,
+      .option('--pending-older-than <seconds>', 'outbox-health: pending events older than this are a problem', '300')
+      .option('--tenant <id>', "a registered tenant's databases"),
+    [...RECONCILE_KEYS, 'controlDatabaseUrl'],
   ).action(reconcileCommand);
   for (const verb of ['pause', 'resume'] as const) {
     addSettingFlags(
@@ -519,6 +545,8 @@ export function buildProgram(scrub: (text: string) => string = (text) => text): 
       .option('--trace', 'trace postings and the relay in-process (no collector needed) and print, for a sample, the trace id and the relay\'s span duration'),
     ALL_KEYS,
   ).action(demoCommand);
+  const { mountTenantCommands } = tenantCommands;
+  mountTenantCommands(program, (command, withDatabaseUrl) => addSettingFlags(command, withDatabaseUrl ? TENANT_KEYS : TENANT_KEYS.filter((k) => k !== 'databaseUrl')), (o) => overridesFrom(o, TENANT_KEYS));
   return program;
 }
 
@@ -531,6 +559,10 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       process.exit(error.exitCode === 0 ? 0 : 2);
     }
     if (error instanceof UsageError) {
+      console.error(scrub(`outbox-relay: ${error.message}`));
+      process.exit(2);
+    }
+    if (error instanceof OutboxRelayError && error.code === 'INVALID_TENANT') {
       console.error(scrub(`outbox-relay: ${error.message}`));
       process.exit(2);
     }

@@ -67,6 +67,7 @@ function setting<T>(s: Setting<T>): Setting<T> {
 
 export const SETTINGS = {
   databaseUrl: setting({ env: 'DATABASE_URL', flag: '--database-url', schema: url(['postgres:', 'postgresql:']), secret: true, description: 'PostgreSQL holding the ledger and the outbox (required).' }),
+  controlDatabaseUrl: setting({ env: 'OUTBOX_RELAY_CONTROL_DATABASE_URL', flag: '--control-database-url', schema: url(['postgres:', 'postgresql:']).optional(), secret: true, description: 'PostgreSQL holding the tenant registry (outbox_tenant) for `tenant` commands and `run --multi-tenant`. Defaults to DATABASE_URL.' }),
   listenDatabaseUrl: setting({ env: 'OUTBOX_RELAY_LISTEN_DATABASE_URL', flag: '--listen-database-url', schema: url(['postgres:', 'postgresql:']).optional(), secret: true, description: 'Direct PostgreSQL URL for LISTEN when DATABASE_URL goes through a transaction-pooling PgBouncer. Defaults to DATABASE_URL.' }),
   mongoUrl: setting({ env: 'MONGO_URL', flag: '--mongo-url', schema: url(['mongodb:', 'mongodb+srv:']), secret: true, description: 'MongoDB receiving the metadata documents (required).' }),
   mongoDb: setting({ env: 'MONGO_DB', flag: '--mongo-db', schema: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be 1–63 letters, digits, _ or -'), default: 'ledger', description: 'MongoDB database name.' }),
@@ -93,6 +94,8 @@ export const SETTINGS = {
   opsRateLimit: setting({ env: 'OUTBOX_RELAY_OPS_RATE_LIMIT', flag: '--ops-rate-limit', schema: count(1, 1_000_000), default: 600, description: 'Requests per minute each client address may make to the ops endpoint (every route); over it: 429 with Retry-After.' }),
   opsLagSampleMs: setting({ env: 'OUTBOX_RELAY_OPS_LAG_SAMPLE_MS', flag: '--ops-lag-sample-ms', schema: ms(1000, 600_000), default: 15_000, description: 'How often the ops endpoint samples outbox_lag for the console\'s last-hour chart (kept in memory: one hour of samples at most).' }),
   poolSize: setting({ env: 'OUTBOX_RELAY_POOL_SIZE', flag: '--pool-size', schema: count(1, 200), default: 8, description: 'PostgreSQL connections in this relay\'s pool.' }),
+  tenantPoolSize: setting({ env: 'OUTBOX_RELAY_TENANT_POOL_SIZE', flag: '--tenant-pool-size', schema: count(1, 50), default: 3, description: 'With run --multi-tenant: PostgreSQL connections per tenant pool (idle ones close after 30 s).' }),
+  tenantMetricsCap: setting({ env: 'OUTBOX_RELAY_TENANT_METRICS_CAP', flag: '--tenant-metrics-cap', schema: count(0, 10_000), default: 50, description: 'With run --multi-tenant: tenants with their own `tenant` label in /metrics (first by id); the rest are summed under tenant="_other".' }),
   traceMode: setting({ env: 'OUTBOX_RELAY_TRACE_MODE', flag: '--trace-mode', schema: z.enum(['parent', 'link']), default: 'parent' as 'parent' | 'link', description: 'With tracing on (OTEL_TRACES_EXPORTER): an event\'s span is a child of the writer\'s span (parent), or links to it from the relay\'s own trace (link).' }),
   logLevel: setting({ env: 'OUTBOX_RELAY_LOG_LEVEL', flag: '--log-level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', description: 'pino log level.' }),
   logFormat: setting({ env: 'OUTBOX_RELAY_LOG_FORMAT', flag: '--log-format', schema: z.enum(['json', 'pretty', 'auto']), default: 'auto', description: 'json lines, pretty for a terminal, or auto (pretty when stderr is a terminal).' }),
@@ -103,7 +106,7 @@ type ValueOf<S> = S extends Setting<infer T> ? T : never;
 
 export type RelayConfig = Readonly<{
   [K in keyof Settings]: Settings[K] extends { default: unknown } ? Exclude<ValueOf<Settings[K]>, undefined> : ValueOf<Settings[K]>;
-}> & { relayId: string; listenDatabaseUrl: string };
+}> & { relayId: string; listenDatabaseUrl: string; controlDatabaseUrl: string | undefined };
 
 export type ConfigOverrides = Partial<Record<keyof Settings, unknown>>;
 
@@ -215,6 +218,7 @@ export function resolveConfig(
   }
   out.relayId ??= defaultRelayId();
   out.listenDatabaseUrl ??= out.databaseUrl;
+  out.controlDatabaseUrl ??= out.databaseUrl;
   return Object.freeze(out) as RelayConfig;
 }
 

@@ -17,6 +17,11 @@ export type ErrorCode =
   | 'BALANCE_EXISTS'
   | 'AMOUNT_OUT_OF_RANGE'
   | 'IDEMPOTENCY_CONFLICT'
+  // the tenant registry (nothing was written)
+  | 'INVALID_TENANT'
+  | 'TENANT_EXISTS'
+  | 'UNKNOWN_TENANT'
+  | 'TENANT_UNREACHABLE'
   // operations
   | 'INVALID_CONFIG'
   | 'INVALID_REBUILD'

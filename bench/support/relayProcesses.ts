@@ -23,10 +23,12 @@ export interface RelaySettings {
   id: string;
   /** More environment (e.g. OTEL_* for the tracing scenario). */
   env?: Record<string, string>;
+  /** More arguments after `run` (e.g. --multi-tenant). */
+  args?: string[];
 }
 
 export async function startRelay(settings: RelaySettings, timeoutMs = 30_000): Promise<RelayChild> {
-  const child = spawn(process.execPath, [CLI, 'run'], {
+  const child = spawn(process.execPath, [CLI, 'run', ...(settings.args ?? [])], {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,

@@ -337,3 +337,45 @@ export const auditLog = pgTable(
     check('audit_log_action_valid', sql`${t.action} IN ('requeue', 'pause', 'resume', 'reconcile', 'repair')`),
   ],
 );
+
+/**
+ * The tenant registry, read from the control database (OUTBOX_RELAY_CONTROL_DATABASE_URL)
+ * by `run --multi-tenant`. A URL is stored either here or, as the name of an
+ * environment variable (`*_env`), in the relay's own environment, so the
+ * secret need not live in the table. Mongo URL unset: the relay's MONGO_URL.
+ * `owner`/`lease_expires_at`: which replica serves the tenant, until when;
+ * `health*`: how that replica last found it (for `status --tenant`).
+ */
+export const outboxTenant = pgTable(
+  'outbox_tenant',
+  {
+    id: text('id').primaryKey(),
+    databaseUrl: text('database_url'),
+    databaseUrlEnv: text('database_url_env'),
+    mongoUrl: text('mongo_url'),
+    mongoUrlEnv: text('mongo_url_env'),
+    mongoDb: text('mongo_db').notNull(),
+    paused: boolean('paused').notNull().default(false),
+    weight: integer('weight').notNull().default(1),
+    owner: text('owner'),
+    leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true }),
+    /** As the relay serving it last saw it: 'healthy' or 'unhealthy' with the reason (never a URL). */
+    health: text('health'),
+    healthReason: text('health_reason'),
+    healthAt: timestamp('health_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    check('outbox_tenant_id_valid', sql`${t.id} ~ '^[a-z0-9][a-z0-9_-]{0,62}$'`),
+    check('outbox_tenant_one_database_url', sql`(${t.databaseUrl} IS NULL) <> (${t.databaseUrlEnv} IS NULL)`),
+    check('outbox_tenant_at_most_one_mongo_url', sql`${t.mongoUrl} IS NULL OR ${t.mongoUrlEnv} IS NULL`),
+    check('outbox_tenant_weight_positive', sql`${t.weight} BETWEEN 1 AND 100`),
+  ],
+);
+
+/** Multi-tenant relay replicas alive, for spreading tenants over them (each takes its share of outbox_tenant leases). */
+export const outboxRelayReplica = pgTable('outbox_relay_replica', {
+  id: text('id').primaryKey(),
+  heartbeatAt: timestamp('heartbeat_at', { withTimezone: true }).notNull().defaultNow(),
+});

@@ -27,6 +27,8 @@ export interface DrainerDeps {
   logger: Logger;
   /** Present only when tracing is on: without it no span code runs. */
   tracing?: RelayTracing;
+  /** Shared by the tenants of a multi-tenant relay: a turn per batch, resolved to a release function. */
+  gate?: { acquire(): Promise<() => void> };
 }
 
 export interface DrainStats {
@@ -175,48 +177,58 @@ export class Drainer {
     let first = true;
     let claimed = 0;
     while (!this.stopped() && Date.now() >= this.pausedUntil && !this.operatorPause.all) {
-      let events;
-      const claimStartedAt = Date.now();
-      try {
-        events = await claimBatch(db, { relayId: this.settings.relayId, batchSize: this.settings.batchSize, leaseMs: this.settings.leaseMs, skipTypes: this.operatorPause.types });
-      } catch (error) {
-        this.pause(error, 'claim failed');
+      // Across tenants, one batch at a time per turn (src/runtime/fairGate.ts); a single relay has no gate.
+      const release = this.deps.gate ? await this.deps.gate.acquire() : undefined;
+      if (this.stopped() || this.operatorPause.all) {
+        release?.();
         return claimed;
       }
-      if (events.length === 0) return claimed;
-      claimed += events.length;
-      metrics.claims.inc();
-      if (this.toldWriters !== 'busy') await this.tellWriters(false);
-      if (first && reason === 'poll' && this.settings.expectNotifications) {
-        // An idle relay woken by the poll found work older than a poll
-        // interval: a notification should have woken it and did not.
-        const oldest = Math.min(...events.map((e) => e.createdAt.getTime()));
-        if (Date.now() - oldest > this.settings.pollIntervalMs) metrics.missedNotifications.inc();
-      }
-      first = false;
-      const lease = keepLease(this.deps, { relayId: this.settings.relayId, ids: events.map((e) => e.id), leaseMs: this.settings.leaseMs });
-      const batchTrace = this.deps.tracing ? new BatchTrace(this.deps.tracing, events, { startedAt: claimStartedAt, endedAt: Date.now() }) : undefined;
       try {
-        const outcome = await deliverBatch(this.deps, this.settings, events, this.signal, batchTrace);
-        if (outcome.kind === 'sink_unavailable') {
-          batchTrace?.end({ classification: 'transient', error: outcome.error });
-          this.pause(outcome.error, 'MongoDB unavailable; batch released');
+        let events;
+        const claimStartedAt = Date.now();
+        try {
+          events = await claimBatch(db, { relayId: this.settings.relayId, batchSize: this.settings.batchSize, leaseMs: this.settings.leaseMs, skipTypes: this.operatorPause.types });
+        } catch (error) {
+          this.pause(error, 'claim failed');
           return claimed;
         }
-        batchTrace?.end();
-        this.errorStreak = 0;
-        this.stats.delivered += outcome.delivered;
-        if (outcome.lastDeliveredAt) this.stats.lastDeliveredAt = outcome.lastDeliveredAt;
-      } catch (error) {
-        batchTrace?.end({ classification: 'unexpected', error });
-        // Rows stay claimed; their lease runs out and they are applied again
-        // (fenced, so harmlessly) by whoever claims them next.
-        this.pause(error, 'delivering a batch failed');
-        return claimed;
+        if (events.length === 0) return claimed;
+        claimed += events.length;
+        metrics.claims.inc();
+        if (this.toldWriters !== 'busy') await this.tellWriters(false);
+        if (first && reason === 'poll' && this.settings.expectNotifications) {
+          // An idle relay woken by the poll found work older than a poll
+          // interval: a notification should have woken it and did not.
+          const oldest = Math.min(...events.map((e) => e.createdAt.getTime()));
+          if (Date.now() - oldest > this.settings.pollIntervalMs) metrics.missedNotifications.inc();
+        }
+        first = false;
+        const lease = keepLease(this.deps, { relayId: this.settings.relayId, ids: events.map((e) => e.id), leaseMs: this.settings.leaseMs });
+        const batchTrace = this.deps.tracing ? new BatchTrace(this.deps.tracing, events, { startedAt: claimStartedAt, endedAt: Date.now() }) : undefined;
+        try {
+          const outcome = await deliverBatch(this.deps, this.settings, events, this.signal, batchTrace);
+          if (outcome.kind === 'sink_unavailable') {
+            batchTrace?.end({ classification: 'transient', error: outcome.error });
+            this.pause(outcome.error, 'MongoDB unavailable; batch released');
+            return claimed;
+          }
+          batchTrace?.end();
+          this.errorStreak = 0;
+          this.stats.delivered += outcome.delivered;
+          if (outcome.lastDeliveredAt) this.stats.lastDeliveredAt = outcome.lastDeliveredAt;
+        } catch (error) {
+          batchTrace?.end({ classification: 'unexpected', error });
+          // Rows stay claimed; their lease runs out and they are applied again
+          // (fenced, so harmlessly) by whoever claims them next.
+          this.pause(error, 'delivering a batch failed');
+          return claimed;
+        } finally {
+          lease.stop();
+        }
+        if (events.length < this.settings.batchSize) return claimed;
       } finally {
-        lease.stop();
+        release?.();
       }
-      if (events.length < this.settings.batchSize) return claimed;
     }
     return claimed;
   }

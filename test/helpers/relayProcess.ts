@@ -24,8 +24,8 @@ export function spawnCli(args: string[], env: Record<string, string | undefined>
 }
 
 /** Start `outbox-relay run` and resolve once it logged "relay started". */
-export async function startRelayProcess(env: Record<string, string | undefined>, timeoutMs = 20_000): Promise<RelayProcess> {
-  const proc = spawnCli(['run'], { OUTBOX_RELAY_OPS_PORT: 'off', ...env });
+export async function startRelayProcess(env: Record<string, string | undefined>, timeoutMs = 20_000, extraArgs: string[] = []): Promise<RelayProcess> {
+  const proc = spawnCli(['run', ...extraArgs], { OUTBOX_RELAY_OPS_PORT: 'off', ...env });
   const deadline = Date.now() + timeoutMs;
   while (!proc.output().includes('"relay started"')) {
     if (proc.child.exitCode !== null) throw new Error(`relay exited early (${proc.child.exitCode}):\n${proc.output()}`);

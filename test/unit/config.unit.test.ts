@@ -67,7 +67,7 @@ const SECRET_KEYS = (Object.keys(SETTINGS) as Key[]).filter((key) => isSecretSet
 
 describe('secret settings', () => {
   it('are the URLs and the ops tokens, each flagged in the table (not only caught by its name)', () => {
-    expect(SECRET_KEYS).toEqual(['databaseUrl', 'listenDatabaseUrl', 'mongoUrl', 'opsToken', 'opsTokens']);
+    expect(SECRET_KEYS).toEqual(['databaseUrl', 'controlDatabaseUrl', 'listenDatabaseUrl', 'mongoUrl', 'opsToken', 'opsTokens']);
     for (const key of SECRET_KEYS) expect((SETTINGS[key] as { secret?: boolean }).secret, key).toBe(true);
   });
 

@@ -1,0 +1,98 @@
+import { MongoClient } from 'mongodb';
+import pg from 'pg';
+import { ConflictError, OutboxRelayError, ValidationError } from '../errors.ts';
+import { resolveTenantUrls } from './resolveTenantUrls.ts';
+import { ENV_NAME_PATTERN, MONGO_DB_PATTERN, rowToTenant, TENANT_COLUMNS, TENANT_ID_PATTERN, type TenantRecord } from './tenantTypes.ts';
+
+export interface AddTenantInput {
+  id: string;
+  databaseUrl?: string;
+  databaseUrlEnv?: string;
+  mongoUrl?: string;
+  mongoUrlEnv?: string;
+  /** Default: the tenant id. */
+  mongoDb?: string;
+  weight?: number;
+}
+
+function invalid(message: string): ValidationError {
+  return new ValidationError('INVALID_TENANT', message);
+}
+
+/** Check the input alone (no I/O); the record to insert. */
+export function validateTenantInput(input: AddTenantInput): Omit<TenantRecord, 'paused' | 'owner' | 'leaseExpiresAt' | 'health' | 'healthReason' | 'healthAt'> {
+  if (!TENANT_ID_PATTERN.test(input.id)) throw invalid(`tenant id must be 1–63 of a-z 0-9 _ - starting with a letter or digit (got ${JSON.stringify(input.id.slice(0, 80))})`);
+  if ((input.databaseUrl === undefined) === (input.databaseUrlEnv === undefined)) throw invalid('give exactly one of --database-url and --database-url-env');
+  if (input.mongoUrl !== undefined && input.mongoUrlEnv !== undefined) throw invalid('give at most one of --mongo-url and --mongo-url-env');
+  for (const name of [input.databaseUrlEnv, input.mongoUrlEnv]) {
+    if (name !== undefined && !ENV_NAME_PATTERN.test(name)) throw invalid(`${JSON.stringify(name.slice(0, 80))} is not an environment variable name`);
+  }
+  const mongoDb = input.mongoDb ?? input.id;
+  if (!MONGO_DB_PATTERN.test(mongoDb)) throw invalid('--mongo-db must be 1–63 letters, digits, _ or -');
+  const weight = input.weight ?? 1;
+  if (!Number.isInteger(weight) || weight < 1 || weight > 100) throw invalid('--weight must be a whole number from 1 to 100');
+  return {
+    id: input.id,
+    databaseUrl: input.databaseUrl ?? null,
+    databaseUrlEnv: input.databaseUrlEnv ?? null,
+    mongoUrl: input.mongoUrl ?? null,
+    mongoUrlEnv: input.mongoUrlEnv ?? null,
+    mongoDb,
+    weight,
+  };
+}
+
+async function reachPostgres(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000, application_name: 'outbox-relay-tenant-add' });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function reachMongo(url: string): Promise<void> {
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000 });
+  try {
+    await client.connect();
+    await client.db('admin').command({ ping: 1 });
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
+
+/**
+ * Register a tenant. Its databases must be reachable from here now (with the
+ * URLs resolved from this process's environment), and the id new; otherwise a
+ * typed error and nothing is written. Error messages never carry a URL.
+ */
+export async function addTenant(control: pg.Pool, input: AddTenantInput, env: NodeJS.ProcessEnv, defaultMongoUrl: string | undefined): Promise<TenantRecord> {
+  const record = validateTenantInput(input);
+  const urls = resolveTenantUrls({ ...record, paused: false, owner: null, leaseExpiresAt: null, health: null, healthReason: null, healthAt: null }, env, defaultMongoUrl);
+  if (!urls.ok) throw invalid(`tenant ${record.id}: ${urls.reason}`);
+  const exists = await control.query('SELECT 1 FROM outbox_tenant WHERE id = $1', [record.id]);
+  if (exists.rowCount) throw new ConflictError('TENANT_EXISTS', `tenant ${record.id} is already registered`);
+  try {
+    await reachPostgres(urls.databaseUrl);
+  } catch (error) {
+    throw new OutboxRelayError('TENANT_UNREACHABLE', `tenant ${record.id}: its PostgreSQL is not reachable (${(error as Error).message.replace(/postgres(ql)?:\/\/\S+/g, '<url>')})`, { cause: error, details: { tenant: record.id, database: 'postgresql' } });
+  }
+  try {
+    await reachMongo(urls.mongoUrl);
+  } catch (error) {
+    throw new OutboxRelayError('TENANT_UNREACHABLE', `tenant ${record.id}: its MongoDB is not reachable (${(error as Error).message.replace(/mongodb(\+srv)?:\/\/\S+/g, '<url>')})`, { cause: error, details: { tenant: record.id, database: 'mongodb' } });
+  }
+  try {
+    const { rows } = await control.query(
+      `INSERT INTO outbox_tenant (id, database_url, database_url_env, mongo_url, mongo_url_env, mongo_db, weight)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${TENANT_COLUMNS}`,
+      [record.id, record.databaseUrl, record.databaseUrlEnv, record.mongoUrl, record.mongoUrlEnv, record.mongoDb, record.weight],
+    );
+    return rowToTenant(rows[0]);
+  } catch (error) {
+    // Two `tenant add` of one id at once: the primary key decides.
+    if ((error as { code?: string }).code === '23505') throw new ConflictError('TENANT_EXISTS', `tenant ${record.id} is already registered`);
+    throw error;
+  }
+}

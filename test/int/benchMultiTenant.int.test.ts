@@ -1,0 +1,27 @@
+/**
+ * The multi-tenant benchmark (bench/multiTenant.ts) on a tiny size, so it
+ * cannot rot: every figure was really measured by a `run --multi-tenant` process.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { runMultiTenantBench } from '../../bench/multiTenant.ts';
+
+describe('multi-tenant bench (tiny)', () => {
+  it('measures idle cost per tenant, spread vs single-tenant drain and the fairness figure', { timeout: 300_000 }, async () => {
+    const { databaseUrl, mongoUrl } = inject('services');
+    const out = mkdtempSync(join(tmpdir(), 'mt-bench-'));
+    try {
+      const result = await runMultiTenantBench({ databaseUrl, mongoUrl, mode: 'tiny', out, log: () => {} });
+      expect(result.tenants).toBe(4);
+      expect(result.idle.connectionsPerTenant).toBeGreaterThan(0);
+      expect(result.drain.spreadEventsPerSecond).toBeGreaterThan(0);
+      expect(result.drain.singleEventsPerSecond).toBeGreaterThan(0);
+      expect(result.fairness.events).toBeGreaterThan(0);
+      expect(readFileSync(join(out, 'multi-tenant-latest.md'), 'utf8')).toContain('ratio spread / one');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
