@@ -10,8 +10,15 @@ export default defineConfig({
           name: 'int',
           include: ['test/int/**/*.int.test.ts'],
           globalSetup: ['test/helpers/globalSetup.ts'],
-          testTimeout: 60_000,
-          hookTimeout: 120_000,
+          // A hang guard only, never tighter than the waits inside a test: those
+          // carry the message (waitFor's), and several add up past 60 s on a
+          // loaded 2-core machine (mongoOutage: 20 + 60 + 60 s; rebuild: 2 × 120 s).
+          // Measured: a whole run under load took 1170 s instead of ~480 s, and
+          // the vitest timeout cut those tests short at 60 s before their own
+          // bounds were reached (and the next test in the file inherited a relay
+          // still running).
+          testTimeout: 240_000,
+          hookTimeout: 240_000,
         },
       },
       {
