@@ -2,16 +2,16 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { ConfigOverrides } from '../../../src/config.ts';
-import { createRelay, type Relay } from '../../../src/relay/relay.ts';
+import { createRelay, type CreateRelayOptions, type Relay } from '../../../src/relay/relay.ts';
 import { testRelayConfig } from '../../helpers/relayConfig.ts';
 import type { TestDatabases } from '../../helpers/testDatabases.ts';
 
 export const ALICE = 'alice-token-0123456789abcdef';
 export const BOB = 'bob-token-0123456789abcdef00';
 
-export async function startControlRelay(t: TestDatabases, overrides: ConfigOverrides = {}): Promise<Relay & { opsUrl: string }> {
+export async function startControlRelay(t: TestDatabases, overrides: ConfigOverrides = {}, options: CreateRelayOptions = {}): Promise<Relay & { opsUrl: string }> {
   // A limit the tests' own polling never reaches; the rate-limit test sets its own.
-  const relay = createRelay(testRelayConfig(t, { opsPort: 0, opsTokens: `alice=${ALICE},bob=${BOB}`, opsRateLimit: 100_000, ...overrides }));
+  const relay = createRelay(testRelayConfig(t, { opsPort: 0, opsTokens: `alice=${ALICE},bob=${BOB}`, opsRateLimit: 100_000, ...overrides }), options);
   await relay.start();
   if (!relay.opsUrl) throw new Error('ops endpoint did not start');
   return relay as Relay & { opsUrl: string };
