@@ -9,13 +9,19 @@
  * unprivileged (PostgreSQL refuses root) on a free loopback port, trust auth
  * on loopback only, fsync off (throwaway data). Needs the server binaries
  * (Debian: /usr/lib/postgresql/<version>/bin, package postgresql-<version>).
+ * The postmaster is our child (ownedProcess.ts): ready once it answers a
+ * query, stopped with SIGINT (PostgreSQL's fast shutdown; SIGTERM would wait
+ * for every client to leave), killed with SIGQUIT (immediate shutdown) if
+ * the owner exits without stopping it.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { asUser, freePort, unprivilegedUser } from './pgbouncer.ts';
+import pg from 'pg';
+import { freePort, OwnedProcessStartError, startOwnedProcess, type OwnedProcess } from './ownedProcess.ts';
+import { asUser, unprivilegedUser } from './pgbouncer.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -47,6 +53,21 @@ export function postgresBinDir(): string | undefined {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** Ready: the server answers a query (not only "the database system is starting up"). */
+async function answersQuery(port: number): Promise<string | undefined> {
+  const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 1000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 export async function startOwnPostgres(options: { log?: (line: string) => void } = {}): Promise<OwnPostgres> {
   const log = options.log ?? (() => {});
   const bin = postgresBinDir();
@@ -68,39 +89,37 @@ export async function startOwnPostgres(options: { log?: (line: string) => void }
     throw new OwnPostgresUnavailableError(`initdb failed: ${(error as { stderr?: string }).stderr?.trim() || String(error)}`);
   }
   let port = await freePort();
-  const serverOptions = () =>
-    [`-p ${port}`, `-k ${dir}`, "-c listen_addresses='127.0.0.1'", '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', '-c max_connections=200'].join(' ');
+  let server: OwnedProcess | undefined;
   const start = async () => {
-    await run('pg_ctl', ['-D', dataDir, '-o', serverOptions(), '-l', join(dir, 'postgres.log'), '-w', '-t', '60', 'start']);
+    const [command, args] = asUser(user, join(bin, 'postgres'), [
+      '-D', dataDir, '-p', String(port), '-k', dir,
+      '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200',
+    ]);
+    server = await startOwnedProcess(
+      { name: 'PostgreSQL', command, args, cwd: dir, logFile: join(dir, 'postgres.log'), stopSignal: 'SIGINT', stopGraceMs: 60_000, exitSignal: 'SIGQUIT' },
+      { timeoutMs: 60_000, intervalMs: 100, check: () => answersQuery(port) },
+    );
   };
-  let started = false;
-  for (let attempt = 0; attempt < 5 && !started; attempt++) {
+  for (let attempt = 0; ; attempt++) {
     try {
       await start();
-      started = true;
+      break;
     } catch (error) {
-      if (attempt === 4) {
+      if (attempt === 4 || !(error instanceof OwnedProcessStartError)) {
         rmSync(dir, { recursive: true, force: true });
-        throw new OwnPostgresUnavailableError(`pg_ctl start failed: ${(error as { stderr?: string }).stderr?.trim() || String(error)}`);
+        throw new OwnPostgresUnavailableError(`PostgreSQL did not start: ${error instanceof Error ? error.message : String(error)}`);
       }
       port = await freePort(); // lost the port to someone else: another one
     }
   }
   log(`own postgres: listening on 127.0.0.1:${port}`);
   let stopped = false;
-  // pg_ctl detaches the server: an owner that dies without stop() (a crash) must not leave it running.
+  // An owner that dies without stop() leaves no data behind (the server itself gets SIGQUIT from its own exit hook).
   process.once('exit', () => {
-    if (stopped) return;
-    try {
-      const [command, args] = asUser(user, join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', 'stop']);
-      execFileSync(command, args, { stdio: 'ignore', timeout: 10_000 });
-    } catch {
-      // not running
-    }
-    rmSync(dir, { recursive: true, force: true });
+    if (!stopped) rmSync(dir, { recursive: true, force: true });
   });
   const stop = async () => {
-    await run('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', '-t', '60', 'stop']).catch(() => {});
+    await server?.stop();
   };
   return {
     host: '127.0.0.1',

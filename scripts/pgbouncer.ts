@@ -14,13 +14,13 @@
  * Used by `npm run services` (prints `export PGBOUNCER_URL=…`), the test
  * global setup, the chaos run and the benchmarks.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { execFile, execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { freePort, lastOutput, OwnedProcessStartError, processRunning, startOwnedProcess, stopOwnedPid } from './ownedProcess.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -82,18 +82,6 @@ export async function ensurePgBouncerInstalled(log: (line: string) => void = () 
   return installed;
 }
 
-/** A port free right now on 127.0.0.1 (the caller binds it next; a lost race is retried by startPgBouncer). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /**
  * The unprivileged account to run servers as when we are root (`postgres`
  * when it exists, else `nobody`); undefined when we are not root (run as
@@ -148,7 +136,8 @@ function config(options: Required<Pick<PgBouncerOptions, 'poolMode' | 'defaultPo
   ].join('\n');
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** PgBouncer: SIGINT is a safe shutdown (SIGTERM an immediate one; both fine for us), SIGKILL 5 s later. */
+const STOP = { signal: 'SIGINT', graceMs: 5000 } as const;
 
 /** Start a PgBouncer; resolves once it answers on its port. */
 export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBouncer> {
@@ -174,26 +163,30 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
     rmSync(join(dir, 'pgbouncer.pid'), { force: true });
     const logFile = join(dir, 'pgbouncer.log');
     const [command, args] = asUser(user, binary, [ini]);
-    const out = openSync(join(dir, 'stderr.log'), 'a');
-    const child: ChildProcess = spawn(command, args, { detached: options.detached === true, stdio: ['ignore', out, out] });
-    closeSync(out);
-    let exited: number | string | null | undefined;
-    child.once('exit', (code, signal) => (exited = code ?? signal));
-    if (options.detached) child.unref();
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && exited === undefined) {
-      if (await answers(port, users[0] as string)) {
-        const pid = child.pid as number;
-        log(`pgbouncer: listening on 127.0.0.1:${port} (pid ${pid}, ${poolMode} pooling, pool size ${defaultPoolSize}, state ${dir})`);
-        const bouncer = handle({ port, pid, dir, ownsDir, child, adminUser: users[0] as string });
+    try {
+      const server = await startOwnedProcess(
         // An owner that dies without stop() (a crash) must not leave it running; `services` keeps its own on purpose.
-        if (!options.detached) killOnExit(pid, ownsDir ? dir : undefined);
-        return bouncer;
-      }
-      await sleep(50);
+        { name: 'PgBouncer', command, args, logFile: join(dir, 'stderr.log'), detached: options.detached === true, stopSignal: STOP.signal, stopGraceMs: STOP.graceMs },
+        { timeoutMs: 10_000, check: async () => ((await answers(port, users[0] as string)) ? undefined : `no answer on 127.0.0.1:${port}`) },
+      );
+      log(`pgbouncer: listening on 127.0.0.1:${port} (pid ${server.pid}, ${poolMode} pooling, pool size ${defaultPoolSize}, state ${dir})`);
+      let stopped = false;
+      if (!options.detached && ownsDir) process.once('exit', () => stopped || rmSync(dir, { recursive: true, force: true }));
+      return handle({
+        port,
+        pid: server.pid,
+        dir,
+        ownsDir,
+        adminUser: users[0] as string,
+        stopProcess: async () => {
+          stopped = true;
+          await server.stop();
+        },
+      });
+    } catch (error) {
+      if (!(error instanceof OwnedProcessStartError)) throw error;
+      lastError = lastOutput([logFile, join(dir, 'stderr.log')], 2);
     }
-    if (exited === undefined) child.kill('SIGKILL');
-    lastError = [logFile, join(dir, 'stderr.log')].filter(existsSync).map((f) => readFileSync(f, 'utf8').trim().split('\n').slice(-2).join(' | ')).join(' | ');
     // Lost the race for the port: try another one.
     if (!/Address already in use/i.test(lastError)) break;
   }
@@ -215,7 +208,7 @@ async function answers(port: number, user: string): Promise<boolean> {
   }
 }
 
-function handle(h: { port: number; pid: number; dir: string; ownsDir: boolean; child: ChildProcess | undefined; adminUser: string }): PgBouncer {
+function handle(h: { port: number; pid: number; dir: string; ownsDir: boolean; adminUser: string; stopProcess: () => Promise<void> }): PgBouncer {
   return {
     port: h.port,
     pid: h.pid,
@@ -236,48 +229,10 @@ function handle(h: { port: number; pid: number; dir: string; ownsDir: boolean; c
       }
     },
     async stop() {
-      await stopProcess(h.pid);
+      await h.stopProcess();
       if (h.ownsDir) rmSync(h.dir, { recursive: true, force: true });
     },
   };
-}
-
-/** PgBouncers this process started and has not stopped yet (never a recycled PID of someone else's). */
-const running = new Set<number>();
-
-function killOnExit(pid: number, dir: string | undefined): void {
-  running.add(pid);
-  process.once('exit', () => {
-    if (!running.has(pid)) return;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function stopProcess(pid: number, timeoutMs = 5000): Promise<void> {
-  running.delete(pid);
-  if (!alive(pid)) return;
-  try {
-    process.kill(pid, 'SIGINT'); // PgBouncer: SIGINT is a safe shutdown, SIGTERM an immediate one; both fine for us
-  } catch {
-    return;
-  }
-  const deadline = Date.now() + timeoutMs;
-  while (alive(pid) && Date.now() < deadline) await sleep(50);
-  if (alive(pid)) process.kill(pid, 'SIGKILL');
 }
 
 /**
@@ -290,10 +245,10 @@ export async function ensureServicesPgBouncer(target: { host: string; port: numb
   if (existsSync(record)) {
     try {
       const saved = JSON.parse(readFileSync(record, 'utf8')) as { pid: number; port: number; target: { host: string; port: number } };
-      if (alive(saved.pid) && saved.target.host === target.host && saved.target.port === target.port && (await answers(saved.port, 'postgres'))) {
-        return handle({ port: saved.port, pid: saved.pid, dir: stateDir, ownsDir: false, child: undefined, adminUser: 'postgres' });
+      if (processRunning(saved.pid) && saved.target.host === target.host && saved.target.port === target.port && (await answers(saved.port, 'postgres'))) {
+        return handle({ port: saved.port, pid: saved.pid, dir: stateDir, ownsDir: false, adminUser: 'postgres', stopProcess: () => stopOwnedPid(saved.pid, STOP) });
       }
-      if (alive(saved.pid)) await stopProcess(saved.pid);
+      if (processRunning(saved.pid)) await stopOwnedPid(saved.pid, STOP);
     } catch {
       // unreadable record: start afresh
     }
@@ -313,7 +268,7 @@ export async function stopServicesPgBouncer(stateDir: string): Promise<number | 
     pid = (JSON.parse(readFileSync(record, 'utf8')) as { pid: number }).pid;
     const cmdline = existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, 'utf8') : '';
     // Only ours: the pid must still be a pgbouncer running our state directory's config.
-    if (cmdline.includes('pgbouncer') && cmdline.includes(stateDir)) await stopProcess(pid);
+    if (cmdline.includes('pgbouncer') && cmdline.includes(stateDir)) await stopOwnedPid(pid, STOP);
     else pid = undefined;
   } finally {
     rmSync(record, { force: true });

@@ -25,9 +25,8 @@
  * with its own state folder is a second, independent FerretDB (the services
  * test starts and stops one so, never the shared one).
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +35,7 @@ import { MongoClient } from 'mongodb';
 import pg from 'pg';
 import { dockerComposeAvailable, dockerEngineAvailable } from './docker.ts';
 import { installFerretDbIdIndex } from './ferretdbIdIndex.ts';
+import { OwnedProcessStartError, portAccepts, processRunning, startOwnedProcess, stopOwnedPid } from './ownedProcess.ts';
 import { ensureServicesPgBouncer, stopServicesPgBouncer } from './pgbouncer.ts';
 
 const execFileAsync = promisify(execFile);
@@ -137,18 +137,6 @@ async function probeMongo(url: string, timeoutMs: number): Promise<MongoProbe> {
     clearTimeout(timer);
     void client.close(true).catch(() => {}); // never wait on a server that does not answer
   }
-}
-
-/** Something accepts TCP connections on the port (whatever protocol it speaks). */
-function portOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port, timeout: timeoutMs });
-    const done = (open: boolean) => {
-      socket.destroy();
-      resolve(open);
-    };
-    socket.once('connect', () => done(true)).once('timeout', () => done(false)).once('error', () => done(false));
-  });
 }
 
 function describe(error: unknown): string {
@@ -269,7 +257,7 @@ export function ourFerretDbPid(port = ferretPort(), stateDir = FERRET_STATE): nu
   const pidFile = join(stateDir, 'ferretdb.pid');
   const recorded = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : NaN;
   if (!existsSync('/proc/self/cmdline')) {
-    return Number.isInteger(recorded) && recorded > 0 && processAlive(recorded) ? recorded : undefined; // no /proc (macOS): trust a live PID
+    return Number.isInteger(recorded) && recorded > 0 && processRunning(recorded) ? recorded : undefined; // no /proc (macOS): trust a live PID
   }
   const cmdlineOf = (pid: number) => {
     try {
@@ -285,27 +273,8 @@ export function ourFerretDbPid(port = ferretPort(), stateDir = FERRET_STATE): nu
   return undefined;
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function stopPid(pid: number, timeoutMs = 10_000): Promise<void> {
-  process.kill(pid, 'SIGTERM');
-  const deadline = Date.now() + timeoutMs;
-  while (processAlive(pid)) {
-    if (Date.now() > deadline) {
-      process.kill(pid, 'SIGKILL');
-      await sleep(100);
-      return;
-    }
-    await sleep(50);
-  }
-}
+/** FerretDB: SIGTERM, SIGKILL after 10 s. */
+const stopPid = (pid: number) => stopOwnedPid(pid, { graceMs: 10_000 });
 
 /**
  * Cross-process lock around "check, then start FerretDB": two `services` runs
@@ -325,7 +294,7 @@ async function withStartLock<T>(fn: () => Promise<T>): Promise<T> {
       if ((error as { code?: string }).code !== 'EEXIST') throw error;
       const holder = Number(readFileSync(FERRET_LOCK, 'utf8').trim() || 0);
       // A holder that died leaves the file behind: take it over.
-      if (!holder || (holder !== process.pid && !processAlive(holder))) rmSync(FERRET_LOCK, { force: true });
+      if (!holder || (holder !== process.pid && !processRunning(holder))) rmSync(FERRET_LOCK, { force: true });
       else if (Date.now() > deadline) throw new ServicesUnavailableError(`timed out waiting for ${FERRET_LOCK} (held by pid ${holder})`);
       else await sleep(100);
     }
@@ -353,7 +322,7 @@ export function ferretDbArgs(options: { backendUrl: string; port: number; stateD
 async function ensureFerretDb(backendUrl: string, port: number, log: (line: string) => void): Promise<string> {
   const mongoUrl = `mongodb://127.0.0.1:${port}/`;
   // A closed port fails at once; the driver would spend its whole selection timeout on it.
-  const open = await portOpen('127.0.0.1', port);
+  const open = await portAccepts('127.0.0.1', port);
   const existing: MongoProbe = open ? await probeMongo(mongoUrl, 3000) : { ok: false, error: `nothing listens on 127.0.0.1:${port}` };
   const ours = ourFerretDbPid(port);
   if (existing.ok) {
@@ -374,35 +343,40 @@ async function ensureFerretDb(backendUrl: string, port: number, log: (line: stri
   if (!binary || !existsSync(binary)) {
     throw new ServicesUnavailableError('no MongoDB-compatible server: FerretDB could not be built (scripts/ferretdb.sh build; is the Go toolchain installed?)');
   }
-  const logFd = openSync(FERRET_LOG, 'a');
-  const child = spawn(
-    binary,
-    ferretDbArgs({ backendUrl, port, stateDir: FERRET_STATE }),
-    { detached: true, stdio: ['ignore', logFd, logFd], env: { ...process.env, FERRETDB_TELEMETRY: 'disable' } },
-  );
-  closeSync(logFd);
-  let exited: number | string | null | undefined;
-  child.once('exit', (code, signal) => (exited = code ?? signal));
-  child.unref();
-  if (child.pid) writeFileSync(FERRET_PID, String(child.pid));
-  const deadline = Date.now() + 30_000;
-  let lastError = 'not started';
-  while (Date.now() < deadline) {
-    const probe: MongoProbe = (await portOpen('127.0.0.1', port, 200)) ? await probeMongo(mongoUrl, 2000) : { ok: false, error: 'not listening yet' };
-    if (probe.ok) {
-      log(`services: started ${probe.server} on 127.0.0.1:${port} (pid ${child.pid}), log ${FERRET_LOG}`);
-      return mongoUrl;
-    }
-    lastError = probe.error;
-    if (exited !== undefined) break; // no point waiting on a dead process
-    await sleep(50);
+  let server = 'FerretDB';
+  try {
+    const ferret = await startOwnedProcess(
+      {
+        name: 'FerretDB',
+        command: binary,
+        args: ferretDbArgs({ backendUrl, port, stateDir: FERRET_STATE }),
+        env: { ...process.env, FERRETDB_TELEMETRY: 'disable' },
+        logFile: FERRET_LOG,
+        // Outlives this script: `services down` stops it by its PID file.
+        detached: true,
+        onSpawned: (pid) => writeFileSync(FERRET_PID, String(pid)),
+        stopGraceMs: 10_000,
+      },
+      {
+        timeoutMs: 30_000,
+        check: async () => {
+          if (!(await portAccepts('127.0.0.1', port, 200))) return 'not listening yet';
+          const probe = await probeMongo(mongoUrl, 2000);
+          if (!probe.ok) return probe.error;
+          server = probe.server;
+          return undefined;
+        },
+      },
+    );
+    log(`services: started ${server} on 127.0.0.1:${port} (pid ${ferret.pid}), log ${FERRET_LOG}`);
+    return mongoUrl;
+  } catch (error) {
+    if (!(error instanceof OwnedProcessStartError)) throw error;
+    rmSync(FERRET_PID, { force: true });
+    throw new ServicesUnavailableError(
+      `FerretDB did not answer on 127.0.0.1:${port} (${error.exit !== undefined ? `exited: ${error.exit}` : 'timed out after 30 s'}; ${error.lastCheck}); ${FERRET_LOG}: ${error.output}`,
+    );
   }
-  rmSync(FERRET_PID, { force: true });
-  if (exited === undefined) child.kill('SIGKILL');
-  const tail = existsSync(FERRET_LOG) ? readFileSync(FERRET_LOG, 'utf8').trim().split('\n').slice(-3).join(' | ') : '';
-  throw new ServicesUnavailableError(
-    `FerretDB did not answer on 127.0.0.1:${port} (${exited !== undefined ? `exited: ${exited}` : 'timed out after 30 s'}; ${lastError}); ${FERRET_LOG}: ${tail}`,
-  );
 }
 
 async function fromLocal(log: (line: string) => void, dockerReason: string | undefined): Promise<Services> {

@@ -9,12 +9,11 @@
  * a user's MongoDB (or docker compose) is not ours to stop, and then there is
  * no dedicated server (undefined) and no `mongo-restart` fault.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
+import { freePort, OwnedProcessStartError, startOwnedProcess, type OwnedProcess } from '../../scripts/ownedProcess.ts';
 import { buildFerretDb, DEFAULT_LOCAL_PG, FERRET_BACKEND_DB, ferretDbArgs, ourFerretDbPid } from '../../scripts/services.ts';
 import { withDatabase } from '../../test/helpers/urls.ts';
 
@@ -34,70 +33,53 @@ export interface MongoServer {
 
 const STOP_GRACE_MS = 5000;
 const READY_TIMEOUT_MS = 30_000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The dedicated server, started and answering; undefined when MONGO_URL is not our local FerretDB. */
 export async function startDedicatedMongoServer(mongoUrl: string, logFile: string): Promise<MongoServer | undefined> {
   if (!usesOurLocalFerretDb(mongoUrl)) return undefined;
   const binary = buildFerretDb();
   if (!binary) throw new Error('scripts/ferretdb.sh build printed no FerretDB binary path');
-  const port = await freeLoopbackPort();
+  const port = await freePort();
   const stateDir = mkdtempSync(join(tmpdir(), 'outbox-relay-chaos-ferretdb-'));
   // The backend URL scripts/services.ts gives the shared FerretDB: collections land in the same PostgreSQL database.
   const backendUrl = withDatabase(process.env.OUTBOX_RELAY_LOCAL_PG_URL || DEFAULT_LOCAL_PG, FERRET_BACKEND_DB);
   const args = ferretDbArgs({ backendUrl, port, stateDir });
   const url = `mongodb://127.0.0.1:${port}/`;
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
+  let server: OwnedProcess | undefined;
   let closed = false;
 
-  // A chaos run that dies without its cleanup must not leave a FerretDB behind.
-  const killOnExit = () => child?.kill('SIGKILL');
-  process.once('exit', killOnExit);
-
-  function launch(): void {
-    appendFileSync(logFile, `--- chaos: starting FerretDB on 127.0.0.1:${port} at ${new Date().toISOString()}\n`);
-    const logFd = openSync(logFile, 'a');
-    const spawned = spawn(binary, args, { stdio: ['ignore', logFd, logFd], env: { ...process.env, FERRETDB_TELEMETRY: 'disable' } });
-    closeSync(logFd);
-    child = spawned;
-    exited = new Promise<void>((resolve) =>
-      spawned.once('exit', (code, signal) => {
-        appendFileSync(logFile, `--- chaos: FerretDB pid ${spawned.pid} exited (code ${code}, signal ${signal})\n`);
-        if (child === spawned) child = undefined;
-        resolve();
-      }),
-    );
-  }
-
   async function stop(): Promise<void> {
-    const running = child;
-    if (!running) return;
-    const done = exited;
-    running.kill('SIGTERM');
-    const timer = setTimeout(() => running.kill('SIGKILL'), STOP_GRACE_MS);
-    await done;
-    clearTimeout(timer);
+    await server?.stop();
   }
 
   async function start(): Promise<void> {
     if (closed) throw new Error('the dedicated FerretDB was closed');
-    if (child) return;
-    launch();
-    const started = child;
-    let gone = false;
-    void exited.then(() => (gone = true));
-    const lastError = await waitForPing(url, () => gone);
-    if (lastError === undefined) return;
-    if (child === started) await stop();
-    throw new Error(`the dedicated FerretDB on 127.0.0.1:${port} did not answer a ping (${gone ? 'it exited' : `${READY_TIMEOUT_MS / 1000} s`}; ${lastError}); see ${logFile}`);
+    if (server?.running()) return;
+    appendFileSync(logFile, `--- chaos: starting FerretDB on 127.0.0.1:${port} at ${new Date().toISOString()}\n`);
+    try {
+      // Killed (SIGKILL) if the chaos run dies without its cleanup.
+      server = await startOwnedProcess(
+        {
+          name: 'FerretDB',
+          command: binary,
+          args,
+          env: { ...process.env, FERRETDB_TELEMETRY: 'disable' },
+          logFile,
+          stopGraceMs: STOP_GRACE_MS,
+          onExit: (how, pid) => appendFileSync(logFile, `--- chaos: FerretDB pid ${pid} exited (${how})\n`),
+        },
+        { timeoutMs: READY_TIMEOUT_MS, intervalMs: 100, check: () => ping(url) },
+      );
+    } catch (error) {
+      if (!(error instanceof OwnedProcessStartError)) throw error;
+      throw new Error(`the dedicated FerretDB on 127.0.0.1:${port} did not answer a ping (${error.exit ? 'it exited' : `${READY_TIMEOUT_MS / 1000} s`}; ${error.lastCheck}); see ${logFile}`);
+    }
   }
 
   async function close(): Promise<void> {
     if (closed) return;
     closed = true;
     await stop();
-    process.removeListener('exit', killOnExit);
     rmSync(stateDir, { recursive: true, force: true });
   }
 
@@ -111,7 +93,7 @@ export async function startDedicatedMongoServer(mongoUrl: string, logFile: strin
     url,
     port,
     get pid() {
-      return child?.pid;
+      return server?.running() ? server.pid : undefined;
     },
     stop,
     start,
@@ -126,38 +108,20 @@ function usesOurLocalFerretDb(mongoUrl: string): boolean {
   return ourFerretDbPid(Number(parsed.port || 27017)) !== undefined;
 }
 
-/** A port the kernel just handed out on loopback; FerretDB binds it right after. */
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /**
- * Ping until it answers: undefined when it did, else the last error. FerretDB
- * answers `ping` through its PostgreSQL pool, so an answer means the backend
- * works too, not only that the port is open.
+ * One ping: undefined when it answered, else why not. FerretDB answers `ping`
+ * through its PostgreSQL pool, so an answer means the backend works too, not
+ * only that the port is open.
  */
-async function waitForPing(url: string, hasExited: () => boolean): Promise<string | undefined> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let lastError = 'not started';
-  while (Date.now() < deadline && !hasExited()) {
-    const client = new MongoClient(url, { directConnection: true, serverSelectionTimeoutMS: 1000, connectTimeoutMS: 1000, socketTimeoutMS: 2000 });
-    try {
-      await client.connect();
-      await client.db('admin').command({ ping: 1 });
-      return undefined;
-    } catch (error) {
-      lastError = error instanceof Error ? error.message : String(error);
-    } finally {
-      await client.close(true).catch(() => {});
-    }
-    await sleep(100);
+async function ping(url: string): Promise<string | undefined> {
+  const client = new MongoClient(url, { directConnection: true, serverSelectionTimeoutMS: 1000, connectTimeoutMS: 1000, socketTimeoutMS: 2000 });
+  try {
+    await client.connect();
+    await client.db('admin').command({ ping: 1 });
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  } finally {
+    await client.close(true).catch(() => {});
   }
-  return lastError;
 }

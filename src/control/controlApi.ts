@@ -7,7 +7,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { SqlDb } from '../db/pool.ts';
 import { listDead } from '../outbox/listDead.ts';
-import { readLag } from '../outbox/readLag.ts';
 import { requeueDead } from '../outbox/requeueDead.ts';
 import { readLastReconcileRun } from '../reconcile/recordReconcileRun.ts';
 import { ApiError } from './apiError.ts';
@@ -24,6 +23,7 @@ import { resumeRelays } from './resumeRelays.ts';
 export interface ControlDeps {
   db: SqlDb;
   relayId: string;
+  /** Answers GET /api/lag; expired by the changes the lag shows (requeue, pause, resume) so the console sees them at once. */
   history: LagHistory;
   reconcile: ReconcileRunner;
   /** Called after a pause or resume, so the relay serving the request honours it at once. */
@@ -63,8 +63,9 @@ const queryObject = (query: URLSearchParams) => Object.fromEntries(query.entries
 
 const READS: Record<string, Handler> = {
   '/api/lag': async (deps) => {
-    const lag = await readLag(deps.db);
-    return ok({ relayId: deps.relayId, lag, history: deps.history.points() });
+    // The history's newest sample (read fresh only when it has none recent): the view counts the whole backlog.
+    const { lag, at } = await deps.history.latest();
+    return ok({ relayId: deps.relayId, lag, sampledAt: new Date(at).toISOString(), sampleAgeMs: Math.max(0, Date.now() - at), history: deps.history.points() });
   },
   '/api/dead': async (deps, { query }) => {
     const { limit } = validate(limitQuery(1000, 100), queryObject(query));
@@ -94,17 +95,20 @@ const MUTATIONS: Record<string, Handler> = {
           details: { requeued: requeued.length, eventIds: requeued.slice(0, 1000) },
         }),
     });
+    deps.history.expire();
     return ok(result);
   },
   '/api/pause': async (deps, { req }, actor) => {
     const body = await readJsonBody(req, pauseBody);
     const result = await pauseRelays(deps.db, { ...(body.type ? { type: body.type } : {}), reason: body.reason, actor });
+    deps.history.expire();
     await applyPauseLocally(deps);
     return ok({ paused: result.scope, wasPaused: result.wasPaused });
   },
   '/api/resume': async (deps, { req }, actor) => {
     const body = await readJsonBody(req, pauseBody);
     const result = await resumeRelays(deps.db, { ...(body.type ? { type: body.type } : {}), reason: body.reason, actor });
+    deps.history.expire();
     await applyPauseLocally(deps);
     return ok({ resumed: result.scope, wasPaused: result.wasPaused });
   },

@@ -46,7 +46,13 @@ export interface ReconcileRunner {
  * lock itself is the "running" state (pg_locks), so a relay that dies
  * mid-run leaves nothing stale behind.
  */
-export function createReconcileRunner(deps: { db: SqlDb; mongoDb: () => MongoDb; logger: Logger; relayId: string }): ReconcileRunner {
+export function createReconcileRunner(deps: {
+  db: SqlDb;
+  /** The MongoDB database a run reads; may open its client on first use (a failure fails that run, recorded). */
+  mongoDb: () => Promise<MongoDb>;
+  logger: Logger;
+  relayId: string;
+}): ReconcileRunner {
   let current: { runId: string; startedAt: string; actor: string; repair: boolean } | undefined;
   let inFlight: Promise<unknown> = Promise.resolve();
 
@@ -74,7 +80,7 @@ export function createReconcileRunner(deps: { db: SqlDb; mongoDb: () => MongoDb;
       let report: ReconcileReport;
       try {
         report = await reconcile(
-          { db: createDb(deps.db.$client), mongoDb: deps.mongoDb(), logger: deps.logger },
+          { db: createDb(deps.db.$client), mongoDb: await deps.mongoDb(), logger: deps.logger },
           { repair: request.repair, ...(request.checks ? { checks: request.checks } : {}) },
         );
       } catch (error) {

@@ -43,8 +43,9 @@ export interface CreateRelayOptions {
   wakeSource?: WakeSource;
   /**
    * Deliver into this sink instead of a MongoDB sink built from config.mongoUrl
-   * (tests pass a fake). The caller owns it. Periodic reconcile, which reads
-   * MongoDB itself, still uses config.mongoUrl.
+   * (tests pass a fake). The caller owns it. Reconcile, which reads MongoDB
+   * itself, still uses config.mongoUrl: periodic reconcile connects at start,
+   * the control API's on its first POST /api/reconcile.
    */
   sink?: MetadataSink;
   /** Work on this pool instead of one built from config.databaseUrl. The caller owns (and ends) it. */
@@ -75,11 +76,28 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
     : openDatabaseParts(options.wakeSource ? { ...resolved, listen: false } : resolved, { logger, metrics });
   db = parts.db;
   const wake = options.wakeSource ?? parts.wake;
-  // Periodic reconcile and the control API's reconcile read MongoDB themselves.
-  const needsMongo = !options.sink || resolved.reconcileEveryMs > 0 || resolved.opsPort !== 'off';
-  const mongo: MongoClient | undefined = needsMongo ? createMongoClient(resolved.mongoUrl) : undefined;
+  // The MongoDB sink and periodic reconcile need MongoDB from the start. The
+  // control API's reconcile reads it too, but only when an operator asks:
+  // with an injected sink it opens the client on that first request
+  // (reconcileMongoDb below), so a relay that never reconciles holds no
+  // MongoDB connection at all.
+  const needsMongoAtStart = !options.sink || resolved.reconcileEveryMs > 0;
+  let mongo: MongoClient | undefined = needsMongoAtStart ? createMongoClient(resolved.mongoUrl) : undefined;
+  let closedOwned = false;
+  const reconcileMongoDb = async () => {
+    // A run that outlived stop()'s wait must not open a client nobody closes.
+    if (closedOwned) throw new Error('the relay has stopped: its MongoDB client is closed');
+    mongo ??= createMongoClient(resolved.mongoUrl);
+    // Connected already when opened at start; concurrent first calls share one connect.
+    await mongo.connect();
+    return mongo.db(resolved.mongoDb);
+  };
   const sink = options.sink ?? createMongoSink((mongo as MongoClient).db(resolved.mongoDb), { retries: resolved.sinkRetries, logger: logger.child({ component: 'sink' }) });
-  const closeOwned = () => Promise.allSettled([options.pool ? undefined : parts.pool.end(), mongo?.close()]);
+  // Reads `mongo` when called: a client the control API opened lazily is closed too.
+  const closeOwned = () => {
+    closedOwned = true;
+    return Promise.allSettled([options.pool ? undefined : parts.pool.end(), mongo?.close()]);
+  };
   const databaseRelay = createDatabaseRelay(
     {
       db: parts.db,
@@ -97,10 +115,7 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
   const history = createLagHistory(() => readLag(parts.db), { intervalMs: resolved.opsLagSampleMs, onError: (error) => logger.debug({ err: error }, 'lag sample failed') });
   const reconcileRunner = createReconcileRunner({
     db: parts.db,
-    mongoDb: () => {
-      if (!mongo) throw new Error('no MongoDB client to reconcile against');
-      return mongo.db(resolved.mongoDb);
-    },
+    mongoDb: reconcileMongoDb,
     logger: logger.child({ component: 'reconcile' }),
     relayId: resolved.relayId,
   });

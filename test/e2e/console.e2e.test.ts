@@ -58,6 +58,8 @@ describe('the web console', () => {
     await page.locator('#use-token').click();
     await shows('#who', 'as alice');
     await shows('#dead', '2');
+    // The figures come from the relay's newest lag sample, and the page says how old it is.
+    expect(await text('#lag-age')).toMatch(/^sampled [\d.]+ (ms|s) ago$/);
 
     // Hostile strings are shown as text: no element made from them, no script run.
     const hostileRow = page.locator('#dead-events tr', { hasText: hostile });

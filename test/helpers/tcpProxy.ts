@@ -6,6 +6,10 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 
 export interface TcpProxy {
   port: number;
+  /** Connections accepted since start: what a client behind the proxy opened. */
+  readonly accepted: number;
+  /** Client connections open now. */
+  readonly open: number;
   /** Refuse new connections and drop the open ones. */
   cut(): Promise<void>;
   /**
@@ -24,9 +28,14 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   let server: Server | undefined;
   let port = 0;
   let stalled = false;
+  let accepted = 0;
+  const clients = new Set<Socket>();
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       const s = createServer((client) => {
+        accepted += 1;
+        clients.add(client);
+        client.once('close', () => clients.delete(client));
         if (stalled) {
           client.pause();
           sockets.add(client);
@@ -65,6 +74,12 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   return {
     get port() {
       return port;
+    },
+    get accepted() {
+      return accepted;
+    },
+    get open() {
+      return clients.size;
     },
     cut: stop,
     stall() {

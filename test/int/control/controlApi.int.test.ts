@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { createPool } from '../../../src/db/pool.ts';
 import type { Relay } from '../../../src/relay/relay.ts';
 import { useTestDatabases } from '../../helpers/testDatabases.ts';
 import { waitFor } from '../../helpers/waitFor.ts';
@@ -8,7 +10,8 @@ const t = useTestDatabases();
 let relay: Relay & { opsUrl: string };
 
 beforeAll(async () => {
-  relay = await startControlRelay(t());
+  // Lag sampled every second (the least allowed): GET /api/lag answers from the newest sample.
+  relay = await startControlRelay(t(), { opsLagSampleMs: 1000 });
 });
 afterAll(async () => {
   await relay?.stop();
@@ -145,14 +148,49 @@ describe('operator API: bad input', () => {
 });
 
 describe('operator API: reads', () => {
-  it('GET /api/lag: the lag with each live relay, pauses, and the bounded history', async () => {
+  it('GET /api/lag: the newest lag sample with each live relay, pauses, its age, and the bounded history', async () => {
     await insertDead(t().pool);
-    const answer = await call(relay.opsUrl, '/api/lag', { token: ALICE });
+    // Within a sample interval the dead event shows.
+    const answer = await waitFor(async () => {
+      const lag = await call(relay.opsUrl, '/api/lag', { token: ALICE });
+      return lag.body.lag?.deadCount === 1 ? lag : undefined;
+    }, { message: 'the dead event in a lag sample' });
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({ relayId: relay.id, lag: { deadCount: 1, paused: [], relays: expect.arrayContaining([expect.objectContaining({ id: relay.id })]) } });
+    expect(answer.body.sampleAgeMs).toBeGreaterThanOrEqual(0);
+    expect(answer.body.sampleAgeMs).toBeLessThanOrEqual(2000);
+    expect(Math.abs(Date.now() - answer.body.sampleAgeMs - Date.parse(answer.body.sampledAt))).toBeLessThan(1000);
     expect(Array.isArray(answer.body.history)).toBe(true);
     expect(answer.body.history.length).toBeGreaterThan(0);
     expect(answer.body.history[0]).toEqual({ t: expect.any(Number), pending: expect.any(Number), oldestSeconds: null, dead: expect.any(Number), deliveredLastMinute: expect.any(Number) });
+  });
+
+  it('GET /api/lag answers N requests in a row from the history (no outbox_lag read of their own), says how old the sample is, and reads afresh after a pause', async () => {
+    const pool = createPool(t().databaseUrl, { max: 4, applicationName: 'outbox-relay-lag-test' });
+    const lagReads = countLagReads(pool);
+    // One sample at start, the next a minute later: every read within the test is a request's own.
+    const sampled = await startControlRelay(t(), { opsLagSampleMs: 60_000 }, { pool });
+    try {
+      await waitFor(() => lagReads.count >= 1, { message: "the history's first sample" });
+      const before = lagReads.count;
+      const answers = [];
+      for (let i = 0; i < 20; i++) answers.push((await call(sampled.opsUrl, '/api/lag', { token: ALICE })).body);
+      expect(lagReads.count - before, 'outbox_lag reads caused by 20 requests').toBe(0);
+      expect(new Set(answers.map((a) => a.sampledAt)).size).toBe(1);
+      expect(answers.at(-1).sampleAgeMs).toBeGreaterThanOrEqual(answers[0].sampleAgeMs);
+      expect(answers[0].sampleAgeMs).toBeLessThan(60_000);
+
+      // A pause changes what the lag shows: the next answer is read afresh and shows it.
+      expect((await call(sampled.opsUrl, '/api/pause', { token: ALICE, body: { reason: 'lag test' } })).status).toBe(200);
+      const afterPause = (await call(sampled.opsUrl, '/api/lag', { token: ALICE })).body;
+      expect(afterPause.lag.paused).toEqual([expect.objectContaining({ scope: '*', paused_by: 'alice' })]);
+      expect(Date.parse(afterPause.sampledAt)).toBeGreaterThan(Date.parse(answers[0].sampledAt));
+      expect(lagReads.count - before).toBe(1);
+    } finally {
+      await call(sampled.opsUrl, '/api/resume', { token: ALICE, body: { reason: 'lag test over' } });
+      await sampled.stop();
+      await pool.end();
+    }
   });
 
   it('GET /api/dead honours ?limit and shows the last error', async () => {
@@ -202,3 +240,15 @@ describe('operator API: mutations and their audit rows', () => {
     expect(last).toMatchObject({ ok: true, runId: repair.body.runId, report: { ok: true, checks: { 'metadata-sync': { problems: 0 } } } });
   });
 });
+
+/** Counts the outbox_lag reads made on `pool` (the relay's readLag goes through pool.query). */
+function countLagReads(pool: pg.Pool): { count: number } {
+  const counter = { count: 0 };
+  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  pool.query = ((...args: unknown[]) => {
+    const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text;
+    if (text?.includes('outbox_lag')) counter.count += 1;
+    return query(...args);
+  }) as typeof pool.query;
+  return counter;
+}

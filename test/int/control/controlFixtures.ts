@@ -1,20 +1,48 @@
 /** Relays with the ops endpoint and the operator API on loopback, for the control-plane tests. */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import type { ConfigOverrides } from '../../../src/config.ts';
-import { createRelay, type Relay } from '../../../src/relay/relay.ts';
+import { createRelay, type CreateRelayOptions, type Relay } from '../../../src/relay/relay.ts';
 import { testRelayConfig } from '../../helpers/relayConfig.ts';
 import type { TestDatabases } from '../../helpers/testDatabases.ts';
 
 export const ALICE = 'alice-token-0123456789abcdef';
 export const BOB = 'bob-token-0123456789abcdef00';
 
-export async function startControlRelay(t: TestDatabases, overrides: ConfigOverrides = {}): Promise<Relay & { opsUrl: string }> {
+export async function startControlRelay(t: TestDatabases, overrides: ConfigOverrides = {}, options: CreateRelayOptions = {}): Promise<ControlRelay> {
   // A limit the tests' own polling never reaches; the rate-limit test sets its own.
-  const relay = createRelay(testRelayConfig(t, { opsPort: 0, opsTokens: `alice=${ALICE},bob=${BOB}`, opsRateLimit: 100_000, ...overrides }));
+  const relay = createRelay(testRelayConfig(t, { opsPort: 0, opsTokens: `alice=${ALICE},bob=${BOB}`, opsRateLimit: 100_000, ...overrides }), options);
   await relay.start();
   if (!relay.opsUrl) throw new Error('ops endpoint did not start');
-  return relay as Relay & { opsUrl: string };
+  return relay as ControlRelay;
+}
+
+export type ControlRelay = Relay & { opsUrl: string };
+
+/**
+ * Two control relays on this file's database, started before its tests and
+ * stopped after them: what a pause or a reconcile run does across a fleet.
+ * Call at the top level of the file; `const { a, b } = relays();` in a test.
+ */
+export function useControlRelayPair(t: () => TestDatabases): () => { a: ControlRelay; b: ControlRelay } {
+  let pair: { a: ControlRelay; b: ControlRelay } | undefined;
+  let started: ControlRelay[] = [];
+  beforeAll(async () => {
+    // Started together; one that starts is stopped after the file even if the other fails.
+    const outcomes = await Promise.allSettled([startControlRelay(t()), startControlRelay(t())]);
+    started = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    const failed = outcomes.find((o) => o.status === 'rejected');
+    if (failed) throw failed.reason;
+    pair = { a: started[0] as ControlRelay, b: started[1] as ControlRelay };
+  });
+  afterAll(async () => {
+    await Promise.all(started.map((relay) => relay.stop()));
+  });
+  return () => {
+    if (!pair) throw new Error('the relay pair is not started: call useControlRelayPair() at the top level of the file');
+    return pair;
+  };
 }
 
 export interface Answer {

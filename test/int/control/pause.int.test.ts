@@ -1,22 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readLag } from '../../../src/outbox/readLag.ts';
-import type { Relay } from '../../../src/relay/relay.ts';
 import { insertEvents } from '../../helpers/outboxFixtures.ts';
 import { useTestDatabases } from '../../helpers/testDatabases.ts';
 import { sleep, waitFor } from '../../helpers/waitFor.ts';
-import { ALICE, call, startControlRelay } from './controlFixtures.ts';
+import { ALICE, call, startControlRelay, useControlRelayPair } from './controlFixtures.ts';
 
 const t = useTestDatabases();
-let a: Relay & { opsUrl: string };
-let b: Relay & { opsUrl: string };
-
-beforeAll(async () => {
-  // Heartbeat 500 ms (testRelayConfig): the pause reaches both relays within it.
-  [a, b] = await Promise.all([startControlRelay(t()), startControlRelay(t())]);
-});
-afterAll(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-});
+// Heartbeat 500 ms (testRelayConfig): the pause reaches both relays within it.
+const relays = useControlRelayPair(t);
 
 const pendingOf = async (eventIds: string[]) =>
   (await t().pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE event_id = ANY($1::uuid[]) AND status = 'pending'`, [eventIds])).rows[0]!.n;
@@ -28,6 +19,7 @@ const SEVERAL_POLLS_MS = 1500;
 
 describe('pause across two relays', () => {
   it('a fleet pause sent to one relay stops both within a heartbeat; both stay ready and say so; resume through the other restarts delivery', async () => {
+    const { a, b } = relays();
     const paused = await call(a.opsUrl, '/api/pause', { token: ALICE, body: { reason: 'MongoDB maintenance' } });
     expect(paused.body).toEqual({ paused: '*', wasPaused: false });
     // The relay that took the request honours it at once, the other on its next heartbeat.
@@ -58,6 +50,7 @@ describe('pause across two relays', () => {
   });
 
   it('pausing one aggregate type holds only its events; the others keep flowing', async () => {
+    const { a, b } = relays();
     await call(b.opsUrl, '/api/pause', { token: ALICE, body: { type: 'operation', reason: 'operation collection reindex' } });
     await waitFor(() => a.paused().types.includes('operation') && b.paused().types.includes('operation'));
     const held = await insertEvents(t().pool, Array.from({ length: 5 }, (_, i) => ({ aggregateType: 'operation', aggregateId: `op-${i}`, version: 1, metadata: { i } })));
@@ -73,6 +66,7 @@ describe('pause across two relays', () => {
   });
 
   it('a pause is durable: a relay started while the fleet is paused claims nothing until resumed', async () => {
+    const { a, b } = relays();
     await call(a.opsUrl, '/api/pause', { token: ALICE, body: { reason: 'restore in progress' } });
     await waitFor(() => a.paused().all && b.paused().all, { message: 'the running relays honour the pause' });
     const late = await startControlRelay(t());

@@ -1,22 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Relay } from '../../../src/relay/relay.ts';
+import { describe, expect, it } from 'vitest';
 import { useTestDatabases } from '../../helpers/testDatabases.ts';
 import { waitFor } from '../../helpers/waitFor.ts';
-import { ALICE, BOB, auditRows, call, startControlRelay } from './controlFixtures.ts';
+import { ALICE, BOB, auditRows, call, useControlRelayPair } from './controlFixtures.ts';
 
 const t = useTestDatabases();
-let a: Relay & { opsUrl: string };
-let b: Relay & { opsUrl: string };
-
-beforeAll(async () => {
-  [a, b] = await Promise.all([startControlRelay(t()), startControlRelay(t())]);
-});
-afterAll(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-});
+const relays = useControlRelayPair(t);
 
 describe('POST /api/reconcile across two relays', () => {
   it('is single-flight: while one relay runs, a request to either relay gets 409 RECONCILE_RUNNING and both report it running; afterwards the run is recorded under its id', async () => {
+    const { a, b } = relays();
     // Hold the run at its very end: recording its outcome waits for this
     // lock, and the run keeps the reconcile lock until it has recorded.
     const blocker = await t().pool.connect();

@@ -3,8 +3,10 @@ import { createRelay, type Relay } from '../../../src/relay/relay.ts';
 import type { ApplyResult, EventOutcome, MetadataSink, SinkEvent } from '../../../src/sink/metadataSink.ts';
 import { insertEvents, outboxCounts } from '../../helpers/outboxFixtures.ts';
 import { testRelayConfig } from '../../helpers/relayConfig.ts';
+import { startTcpProxy } from '../../helpers/tcpProxy.ts';
 import { useTestDatabases } from '../../helpers/testDatabases.ts';
-import { waitFor } from '../../helpers/waitFor.ts';
+import { sleep, waitFor } from '../../helpers/waitFor.ts';
+import { ALICE, call } from '../control/controlFixtures.ts';
 
 const t = useTestDatabases();
 let relay: Relay | undefined;
@@ -50,5 +52,40 @@ describe('createRelay with injected dependencies', () => {
     relay = undefined;
     // The caller's pool is still usable after stop().
     expect((await t().pool.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+  });
+
+  it('with an injected sink and the ops port on, opens no MongoDB connection until POST /api/reconcile asks, then reconciles over it and closes it on stop', async () => {
+    // The relay reaches MongoDB only through this proxy: every connection its client opens is counted there.
+    const target = new URL(t().mongoUrl);
+    const proxy = await startTcpProxy(target.hostname, Number(target.port || 27017));
+    try {
+      relay = createRelay(
+        testRelayConfig(t(), { mongoUrl: `mongodb://127.0.0.1:${proxy.port}/`, opsPort: 0, opsTokens: `alice=${ALICE}`, opsRateLimit: 100_000, reconcileEveryMs: 0 }),
+        { sink: fakeSink(), pool: t().pool },
+      );
+      await relay.start();
+      const opsUrl = relay.opsUrl as string;
+      // Everything the console and probes do, short of running a reconcile, over a couple of heartbeats.
+      for (const path of ['/readyz', '/metrics', '/api/lag', '/api/dead', '/api/audit', '/api/reconcile']) {
+        expect((await call(opsUrl, path, { token: ALICE })).status, path).toBe(200);
+      }
+      await sleep(1200);
+      expect(proxy.accepted, 'MongoDB connections opened before any reconcile was asked for').toBe(0);
+
+      const started = await call(opsUrl, '/api/reconcile', { token: ALICE, body: { reason: 'lazy client' } });
+      expect(started.status).toBe(202);
+      const done = await waitFor(async () => {
+        const state = (await call(opsUrl, '/api/reconcile', { token: ALICE })).body;
+        return state.last?.runId === started.body.runId && !state.running ? state : undefined;
+      }, { message: 'reconcile run recorded' });
+      expect(done.last).toMatchObject({ ok: true, error: null });
+      expect(proxy.accepted, 'the reconcile run read MongoDB through its own client').toBeGreaterThan(0);
+
+      await relay.stop();
+      relay = undefined;
+      await waitFor(() => proxy.open === 0, { message: 'the lazily opened MongoDB client is closed on stop' });
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -92,4 +92,50 @@ describe('createLagHistory', () => {
     expect(history.points().length).toBeGreaterThanOrEqual(2);
     expect(errors.length).toBeGreaterThanOrEqual(2);
   });
+
+  it('latest(): the newest sample while it is at most two intervals old, else one fresh read shared by concurrent callers; expire() forces the next read', async () => {
+    let reads = 0;
+    const history = createLagHistory(async () => {
+      reads += 1;
+      await sleep(5);
+      return lag(reads);
+    }, { intervalMs: 40 });
+    // Not started (no timer): nothing sampled yet, so the first callers read, once between them.
+    const [a, b] = await Promise.all([history.latest(), history.latest()]);
+    expect(reads).toBe(1);
+    expect(a).toBe(b);
+    expect(a.lag.pendingCount).toBe(1);
+    expect(history.points()).toHaveLength(1);
+    // Fresh enough: answered from the sample.
+    expect(await history.latest()).toBe(a);
+    expect(reads).toBe(1);
+    // Older than two intervals (no timer refreshed it): read again.
+    await sleep(100);
+    const stale = await history.latest();
+    expect(reads).toBe(2);
+    expect(stale.at).toBeGreaterThan(a.at);
+    // Expired after a change: read again at once.
+    history.expire();
+    expect((await history.latest()).lag.pendingCount).toBe(3);
+    expect(reads).toBe(3);
+  });
+
+  it('expire() during a read: that read does not become the newest sample', async () => {
+    let reads = 0;
+    let release: (() => void) | undefined;
+    const history = createLagHistory(async () => {
+      const n = ++reads;
+      if (n === 1) await new Promise<void>((resolve) => (release = resolve));
+      return lag(n);
+    }, { intervalMs: 60_000 });
+    const before = history.latest();
+    await sleep(5);
+    history.expire();
+    const after = history.latest();
+    release?.();
+    expect((await before).lag.pendingCount).toBe(1);
+    expect((await after).lag.pendingCount).toBe(2);
+    expect((await history.latest()).lag.pendingCount).toBe(2);
+    expect(reads).toBe(2);
+  });
 });
