@@ -17,6 +17,10 @@ export interface BenchSettings {
   sinkEvents: number;
   naiveSeconds: number;
   peerEvents: number;
+  /** Jobs for the peer's no-op runs (its own capacity, against the null-sink relay); absent in older runs. */
+  peerNoopEvents?: number;
+  /** Events of the null-sink drain (the relay apart from the sink); absent in older runs. */
+  nullSinkEvents?: number;
   latencyRates: number[];
   latencySeconds: number;
   notifyTargetRate: number;
@@ -39,7 +43,12 @@ export interface BenchResults {
   drain: BacklogDrainResult;
   scaleOut: BacklogDrainResult[];
   naive: ThroughputResult;
+  /** graphile-worker at its defaults with the fenced upsert (comparable with older runs). */
   peer: PeerResult;
+  /** Every peer run: default and best settings, fenced upsert and no-op (absent in older runs). */
+  peers?: PeerResult[];
+  /** The relay process with a sink that acknowledges at once (absent in older runs). */
+  nullSink?: BacklogDrainResult;
   latency: LatencyResult[];
   writer: WriterOverheadResult[];
   targets: TargetCheck[];
