@@ -37,7 +37,7 @@ export function settingsFor(mode: BenchMode): BenchSettings {
     // backlog (same data, and memory and claim latency must not grow with it); the
     // other scenarios on 10,000 to keep the run near ten minutes on FerretDB
     // (~900 events/s here). Scale-out compares 1 and 2 relays on 10,000.
-    return { ...common, mode, drainEvents: 100_000, nullSinkEvents: 100_000, scaleOutEvents: 10_000, scaleOutRelays: [1, 2], sinkEvents: 100_000, naiveSeconds: 10, peerEvents: 5_000, peerNoopEvents: 50_000, latencyRates: [50, 200], latencySeconds: 10, notifyTargetRate: 200, writerConcurrency: [1, 8], writerWindowSeconds: 3, writerRounds: 4 };
+    return { ...common, mode, drainEvents: 100_000, nullSinkEvents: 100_000, scaleOutEvents: 10_000, scaleOutRelays: [1, 2], sinkEvents: 100_000, naiveSeconds: 10, peerEvents: 5_000, peerNoopEvents: 20_000, latencyRates: [50, 200], latencySeconds: 10, notifyTargetRate: 200, writerConcurrency: [1, 8], writerWindowSeconds: 3, writerRounds: 4 };
   }
   return { ...common, mode, drainEvents: 1_000_000, nullSinkEvents: 1_000_000, scaleOutEvents: 200_000, scaleOutRelays: [1, 2, 4], sinkEvents: 200_000, naiveSeconds: 30, peerEvents: 50_000, peerNoopEvents: 200_000, latencyRates: [100, 500, 2000], latencySeconds: 30, notifyTargetRate: 500, writerConcurrency: [1, 8, 32], writerWindowSeconds: 5, writerRounds: 5 };
 }
