@@ -11,11 +11,13 @@
 import type { BenchEnv } from './support/benchEnv.ts';
 import { probeClaim, type ClaimProbe } from './support/claimProbe.ts';
 import { cpuBetween, cpuSnapshot, peakRssMiB, type CpuBreakdown } from './support/procStats.ts';
-import { NULL_SINK_RELAY, startRelay, type RelayChild } from './support/relayProcesses.ts';
+import { DEPLOYED_NODE_OPTIONS, NULL_SINK_RELAY, startRelay, type RelayChild } from './support/relayProcesses.ts';
 import { anyPending, deadTuples, pendingCount, seedBacklog } from './support/seed.ts';
 import { round, sleep } from './support/stats.ts';
 
 export interface BacklogDrainResult {
+  /** The relay processes' NODE_OPTIONS ('' : Node's defaults); absent in older runs. */
+  nodeOptions?: string;
   events: number;
   relays: number;
   batchSize: number;
@@ -44,8 +46,10 @@ export interface BacklogDrainOptions {
    * from the sink. Default 'mongo' (the product: FerretDB here).
    */
   sink?: 'mongo' | 'null';
-  /** More relay environment (e.g. a batch-size or memory setting under test). */
+  /** More relay environment (e.g. a batch-size setting under test). */
   relayEnv?: Record<string, string>;
+  /** The relay's NODE_OPTIONS (default: as deployed, DEPLOYED_NODE_OPTIONS; '' for Node's defaults). */
+  nodeOptions?: string;
 }
 
 export async function backlogDrain(env: BenchEnv, options: BacklogDrainOptions): Promise<BacklogDrainResult> {
@@ -67,6 +71,7 @@ export async function backlogDrain(env: BenchEnv, options: BacklogDrainOptions):
           id: `bench-relay-${i}`,
           ...(nullSink ? { script: NULL_SINK_RELAY } : {}),
           ...(options.relayEnv ? { env: options.relayEnv } : {}),
+          ...(options.nodeOptions !== undefined ? { nodeOptions: options.nodeOptions } : {}),
         }),
       );
     }
@@ -124,6 +129,7 @@ export async function backlogDrain(env: BenchEnv, options: BacklogDrainOptions):
       : await scratch.mongoDb.collection('transaction_metadata').estimatedDocumentCount();
     const cpu = cpuBetween(before, after);
     return {
+      nodeOptions: options.nodeOptions ?? DEPLOYED_NODE_OPTIONS,
       events: options.events,
       relays,
       batchSize,

@@ -91,6 +91,10 @@ export async function runBench(options: RunOptions): Promise<{ results: BenchRes
     const drain = await step(`backlog drain, 1 relay (${s.drainEvents} events)`, () => backlogDrain(env, { events: s.drainEvents, relays: 1, batchSize: s.batchSize, concurrency: s.relayConcurrency }));
     const nullSinkEvents = s.nullSinkEvents ?? s.drainEvents;
     const nullSink = await step(`null-sink drain, 1 relay (${nullSinkEvents} events)`, () => backlogDrain(env, { events: nullSinkEvents, relays: 1, batchSize: s.batchSize, concurrency: s.relayConcurrency, sink: 'null' }));
+    // Where the relay's own CPU is the limit, what the deployed V8 setting costs: the same drain with Node's defaults.
+    const nullSinkNodeDefaults = await step(`null-sink drain, Node's default V8 settings (${nullSinkEvents} events)`, () =>
+      backlogDrain(env, { events: nullSinkEvents, relays: 1, batchSize: s.batchSize, concurrency: s.relayConcurrency, sink: 'null', nodeOptions: '' }),
+    );
     const scaleOut: BacklogDrainResult[] = [];
     for (const relays of s.scaleOutRelays) {
       if (relays === 1 && s.scaleOutEvents === s.drainEvents) {
@@ -136,6 +140,7 @@ export async function runBench(options: RunOptions): Promise<{ results: BenchRes
       peer,
       peers,
       nullSink,
+      nullSinkNodeDefaults,
       latency,
       writer,
       targets: [],

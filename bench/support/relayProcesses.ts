@@ -11,6 +11,12 @@ import { sleep } from './stats.ts';
 
 export const RUNS_BUILT_PACKAGE = process.env.OUTBOX_RELAY_BENCH_DIST === '1';
 const CLI = fileURLToPath(new URL(RUNS_BUILT_PACKAGE ? '../../dist/cli.js' : '../../src/cli.ts', import.meta.url));
+/**
+ * The V8 settings relays are deployed with: the Dockerfile's NODE_OPTIONS
+ * (test/unit/relayNodeOptions.unit.test.ts keeps the two equal). The bench's
+ * relays run with them unless a scenario asks for Node's defaults.
+ */
+export const DEPLOYED_NODE_OPTIONS = '--max-semi-space-size=2';
 /** The relay with a sink that acknowledges at once (the null-sink scenario). */
 export const NULL_SINK_RELAY = fileURLToPath(new URL('./nullSinkRelay.mjs', import.meta.url));
 
@@ -39,6 +45,8 @@ export interface RelaySettings {
    * null-sink scenario's bench/support/nullSinkRelay.ts.
    */
   script?: string;
+  /** NODE_OPTIONS for the relay process (default: DEPLOYED_NODE_OPTIONS; '' for Node's defaults). */
+  nodeOptions?: string;
 }
 
 export async function startRelay(settings: RelaySettings, timeoutMs = 30_000): Promise<RelayChild> {
@@ -59,6 +67,7 @@ export async function startRelay(settings: RelaySettings, timeoutMs = 30_000): P
       OUTBOX_RELAY_LOG_FORMAT: 'json',
       OUTBOX_RELAY_LOG_LEVEL: 'info',
       ...(RUNS_BUILT_PACKAGE ? { OUTBOX_RELAY_BENCH_DIST: '1' } : {}),
+      NODE_OPTIONS: settings.nodeOptions ?? DEPLOYED_NODE_OPTIONS,
       ...settings.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

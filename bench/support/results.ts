@@ -49,6 +49,8 @@ export interface BenchResults {
   peers?: PeerResult[];
   /** The relay process with a sink that acknowledges at once (absent in older runs). */
   nullSink?: BacklogDrainResult;
+  /** The same null-sink drain with Node's default V8 settings: the deployed NODE_OPTIONS' cost, side by side. */
+  nullSinkNodeDefaults?: BacklogDrainResult;
   latency: LatencyResult[];
   writer: WriterOverheadResult[];
   targets: TargetCheck[];
