@@ -45,6 +45,7 @@ const FIGURES: Figure[] = [
   { name: 'relay peak RSS (target ≤ 150 MiB)', unit: 'MiB', value: (r) => r.drain.peakRssMiB },
   { name: 'drain / sink limit (target ≥ 0.9)', unit: '×', value: (r) => r.drain.eventsPerSecond / r.sinkLimit.eventsPerSecond },
   { name: 'null-sink relay (target ≥ 30,000)', unit: 'events/s', value: (r) => r.nullSink?.eventsPerSecond },
+  { name: 'null-sink relay at the default concurrency (2)', unit: 'events/s', value: (r) => r.nullSinkDefaultConcurrency?.eventsPerSecond },
   { name: 'null-sink relay peak RSS', unit: 'MiB', value: (r) => r.nullSink?.peakRssMiB },
   { name: 'null-sink relay, Node defaults / deployed V8 setting: throughput', unit: '×', value: (r) => r.nullSink && r.nullSinkNodeDefaults && r.nullSinkNodeDefaults.eventsPerSecond / r.nullSink.eventsPerSecond },
   { name: 'null-sink relay peak RSS with Node defaults', unit: 'MiB', value: (r) => r.nullSinkNodeDefaults?.peakRssMiB },

@@ -21,6 +21,8 @@ export interface BenchSettings {
   peerNoopEvents?: number;
   /** Events of the null-sink drain (the relay apart from the sink); absent in older runs. */
   nullSinkEvents?: number;
+  /** Relay concurrency of the null-sink drain: sized for a sink that answers at once (the default, 2, is measured too). */
+  nullSinkConcurrency?: number;
   latencyRates: number[];
   latencySeconds: number;
   notifyTargetRate: number;
@@ -47,10 +49,12 @@ export interface BenchResults {
   peer: PeerResult;
   /** Every peer run: default and best settings, fenced upsert and no-op (absent in older runs). */
   peers?: PeerResult[];
-  /** The relay process with a sink that acknowledges at once (absent in older runs). */
+  /** The relay process with a sink that acknowledges at once, at nullSinkConcurrency (absent in older runs). */
   nullSink?: BacklogDrainResult;
   /** The same null-sink drain with Node's default V8 settings: the deployed NODE_OPTIONS' cost, side by side. */
   nullSinkNodeDefaults?: BacklogDrainResult;
+  /** The null-sink drain at the relay's default concurrency (2, the other drains' setting). */
+  nullSinkDefaultConcurrency?: BacklogDrainResult;
   latency: LatencyResult[];
   writer: WriterOverheadResult[];
   targets: TargetCheck[];

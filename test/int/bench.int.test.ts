@@ -40,6 +40,11 @@ describe('bench harness (tiny)', () => {
     expect(results.nullSink?.documents).toBe(results.settings.nullSinkEvents);
     expect(results.nullSink?.eventsPerSecond).toBeGreaterThan(0);
     expect(results.nullSink?.peakRssMiB).toBeGreaterThan(0);
+    expect(results.nullSink?.concurrency).toBe(results.settings.nullSinkConcurrency);
+    expect(results.nullSinkDefaultConcurrency?.concurrency).toBe(results.settings.relayConcurrency);
+    expect(results.nullSinkNodeDefaults?.nodeOptions).toBe('');
+    expect(results.nullSink?.nodeOptions).toMatch(/--max-semi-space-size/);
+    for (const run of [results.nullSinkDefaultConcurrency, results.nullSinkNodeDefaults]) expect(run?.documents).toBe(results.settings.nullSinkEvents);
     // The peer at its defaults and at its documented best, each with the fenced upsert and a no-op.
     expect(results.peers?.map((p) => (p.installed ? `${p.profile}/${p.task}/${p.concurrency}` : p.reason))).toEqual(['default/upsert/10', 'best/upsert/24', 'default/noop/10', 'best/noop/24']);
     for (const p of results.peers ?? []) if (p.installed) expect(p.eventsPerSecond).toBeGreaterThan(0);
