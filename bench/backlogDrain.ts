@@ -11,11 +11,13 @@
 import type { BenchEnv } from './support/benchEnv.ts';
 import { probeClaim, type ClaimProbe } from './support/claimProbe.ts';
 import { cpuBetween, cpuSnapshot, peakRssMiB, type CpuBreakdown } from './support/procStats.ts';
-import { startRelay, type RelayChild } from './support/relayProcesses.ts';
+import { DEPLOYED_NODE_OPTIONS, NULL_SINK_RELAY, startRelay, type RelayChild } from './support/relayProcesses.ts';
 import { anyPending, deadTuples, pendingCount, seedBacklog } from './support/seed.ts';
 import { round, sleep } from './support/stats.ts';
 
 export interface BacklogDrainResult {
+  /** The relay processes' NODE_OPTIONS ('' : Node's defaults); absent in older runs. */
+  nodeOptions?: string;
   events: number;
   relays: number;
   batchSize: number;
@@ -32,15 +34,46 @@ export interface BacklogDrainResult {
   cpu: CpuBreakdown;
 }
 
-export async function backlogDrain(env: BenchEnv, options: { events: number; relays?: number; batchSize?: number; concurrency?: number; timeoutMs?: number }): Promise<BacklogDrainResult> {
+export interface BacklogDrainOptions {
+  events: number;
+  relays?: number;
+  batchSize?: number;
+  concurrency?: number;
+  timeoutMs?: number;
+  /**
+   * 'null': the relay process acknowledges every event at once
+   * (bench/support/nullSinkRelay.mjs): what the relay itself can do, apart
+   * from the sink. Default 'mongo' (the product: FerretDB here).
+   */
+  sink?: 'mongo' | 'null';
+  /** More relay environment (e.g. a batch-size setting under test). */
+  relayEnv?: Record<string, string>;
+  /** The relay's NODE_OPTIONS (default: as deployed, DEPLOYED_NODE_OPTIONS; '' for Node's defaults). */
+  nodeOptions?: string;
+}
+
+export async function backlogDrain(env: BenchEnv, options: BacklogDrainOptions): Promise<BacklogDrainResult> {
   const relays = options.relays ?? 1;
   const batchSize = options.batchSize ?? 500;
   const concurrency = options.concurrency ?? 2;
-  const scratch = await env.scratch(`drain${relays}`);
+  const nullSink = options.sink === 'null';
+  const scratch = await env.scratch(`drain${relays}${nullSink ? 'null' : ''}`);
   const children: RelayChild[] = [];
   try {
     for (let i = 0; i < relays; i++) {
-      children.push(await startRelay({ databaseUrl: scratch.databaseUrl, mongoUrl: scratch.mongoUrl, mongoDb: scratch.mongoDbName, batchSize, concurrency, id: `bench-relay-${i}` }));
+      children.push(
+        await startRelay({
+          databaseUrl: scratch.databaseUrl,
+          mongoUrl: scratch.mongoUrl,
+          mongoDb: scratch.mongoDbName,
+          batchSize,
+          concurrency,
+          id: `bench-relay-${i}`,
+          ...(nullSink ? { script: NULL_SINK_RELAY } : {}),
+          ...(options.relayEnv ? { env: options.relayEnv } : {}),
+          ...(options.nodeOptions !== undefined ? { nodeOptions: options.nodeOptions } : {}),
+        }),
+      );
     }
     await sleep(500); // let the start-up catch-up drain find nothing and settle
     const client = await scratch.pool.connect();
@@ -90,9 +123,13 @@ export async function backlogDrain(env: BenchEnv, options: { events: number; rel
     } finally {
       probeClient.release();
     }
-    const documents = await scratch.mongoDb.collection('transaction_metadata').estimatedDocumentCount();
+    // The null sink keeps nothing: count what PostgreSQL recorded as delivered instead.
+    const documents = nullSink
+      ? Number((await scratch.pool.query<{ n: string }>('SELECT count(*) AS n FROM outbox_delivered')).rows[0]?.n ?? 0)
+      : await scratch.mongoDb.collection('transaction_metadata').estimatedDocumentCount();
     const cpu = cpuBetween(before, after);
     return {
+      nodeOptions: options.nodeOptions ?? DEPLOYED_NODE_OPTIONS,
       events: options.events,
       relays,
       batchSize,

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { RESULTS_DIR } from './run.ts';
 import type { BenchResults } from './support/results.ts';
 import { median, round } from './support/stats.ts';
+import { peerRun } from './support/targets.ts';
 
 interface Figure {
   name: string;
@@ -41,7 +42,21 @@ const FIGURES: Figure[] = [
   { name: 'writer cost at concurrency 8: outbox rows', unit: '%', value: (r) => { const w = writerAt(r, 8); return w && w.costOutbox * 100; } },
   { name: 'writer cost at concurrency 8: outbox + NOTIFY, relays busy (target ≤ 15)', unit: '%', value: (r) => { const w = writerAt(r, 8); return w && w.costNotifyBusy * 100; } },
   { name: 'writer cost at concurrency 8: outbox + NOTIFY, a relay waiting', unit: '%', value: (r) => { const w = writerAt(r, 8); return w && w.costNotifyWaiting * 100; } },
-  { name: 'relay peak RSS (target ≤ 200 MB = 190.7 MiB)', unit: 'MiB', value: (r) => r.drain.peakRssMiB },
+  { name: 'relay peak RSS (target ≤ 150 MiB)', unit: 'MiB', value: (r) => r.drain.peakRssMiB },
+  { name: 'drain / sink limit (target ≥ 0.9)', unit: '×', value: (r) => r.drain.eventsPerSecond / r.sinkLimit.eventsPerSecond },
+  { name: 'null-sink relay (target ≥ 30,000)', unit: 'events/s', value: (r) => r.nullSink?.eventsPerSecond },
+  { name: 'null-sink relay at the default concurrency (2)', unit: 'events/s', value: (r) => r.nullSinkDefaultConcurrency?.eventsPerSecond },
+  { name: 'null-sink relay peak RSS', unit: 'MiB', value: (r) => r.nullSink?.peakRssMiB },
+  { name: 'null-sink relay, Node defaults / deployed V8 setting: throughput', unit: '×', value: (r) => r.nullSink && r.nullSinkNodeDefaults && r.nullSinkNodeDefaults.eventsPerSecond / r.nullSink.eventsPerSecond },
+  { name: 'null-sink relay peak RSS with Node defaults', unit: 'MiB', value: (r) => r.nullSinkNodeDefaults?.peakRssMiB },
+  { name: 'null-sink relay CPU per 1,000 events', unit: 'CPU s', value: (r) => r.nullSink?.cpuSecondsPer1000 },
+  { name: 'graphile-worker best settings, upsert', unit: 'events/s', value: (r) => peerRun(r, 'best', 'upsert')?.eventsPerSecond },
+  { name: 'graphile-worker default settings, no-op', unit: 'events/s', value: (r) => peerRun(r, 'default', 'noop')?.eventsPerSecond },
+  { name: 'graphile-worker best settings, no-op', unit: 'events/s', value: (r) => peerRun(r, 'best', 'noop')?.eventsPerSecond },
+  { name: 'drain / graphile-worker at its best (target ≥ 1.5)', unit: '×', value: (r) => { const p = peerRun(r, 'best', 'upsert'); return p && r.drain.eventsPerSecond / p.eventsPerSecond; } },
+  { name: 'null-sink relay / graphile-worker no-op at its best (target ≥ 1.5)', unit: '×', value: (r) => { const p = peerRun(r, 'best', 'noop'); return p && r.nullSink && r.nullSink.eventsPerSecond / p.eventsPerSecond; } },
+  { name: 'writer cost at concurrency 8: outbox on vs off, relays busy (target ≤ 10)', unit: '%', value: (r) => { const w = writerAt(r, 8); return w?.costNotifyBusyVsOff === undefined ? undefined : w.costNotifyBusyVsOff * 100; } },
+  { name: 'writer cost at concurrency 8: outbox on vs off, paired rounds', unit: '%', value: (r) => { const w = writerAt(r, 8); return w?.costNotifyBusyVsOffPaired === undefined ? undefined : w.costNotifyBusyVsOffPaired * 100; } },
   { name: 'claim latency end / start (target ≤ 2)', unit: '×', value: (r) => r.drain.claimEnd.executionMs / r.drain.claimStart.executionMs },
 ];
 

@@ -30,16 +30,16 @@ export const RESULTS_DIR = fileURLToPath(new URL('./results', import.meta.url));
 export function settingsFor(mode: BenchMode): BenchSettings {
   const common = { batchSize: 500, relayConcurrency: 2, pollIntervalMs: 1000 };
   if (mode === 'tiny') {
-    return { ...common, mode, drainEvents: 400, scaleOutEvents: 400, scaleOutRelays: [1, 2], sinkEvents: 400, naiveSeconds: 1, peerEvents: 100, latencyRates: [20], latencySeconds: 1, notifyTargetRate: 20, writerConcurrency: [1, 2], writerWindowSeconds: 0.5, writerRounds: 1 };
+    return { ...common, mode, drainEvents: 400, nullSinkEvents: 400, nullSinkConcurrency: 4, scaleOutEvents: 400, scaleOutRelays: [1, 2], sinkEvents: 400, naiveSeconds: 1, peerEvents: 100, peerNoopEvents: 200, latencyRates: [20], latencySeconds: 1, notifyTargetRate: 20, writerConcurrency: [1, 2], writerWindowSeconds: 0.5, writerRounds: 1 };
   }
   if (mode === 'quick') {
     // The drain and its sink and source limits run on the issue's 100,000-event
     // backlog (same data, and memory and claim latency must not grow with it); the
     // other scenarios on 10,000 to keep the run near ten minutes on FerretDB
     // (~900 events/s here). Scale-out compares 1 and 2 relays on 10,000.
-    return { ...common, mode, drainEvents: 100_000, scaleOutEvents: 10_000, scaleOutRelays: [1, 2], sinkEvents: 100_000, naiveSeconds: 10, peerEvents: 5_000, latencyRates: [50, 200], latencySeconds: 10, notifyTargetRate: 200, writerConcurrency: [1, 8], writerWindowSeconds: 3, writerRounds: 4 };
+    return { ...common, mode, drainEvents: 100_000, nullSinkEvents: 100_000, nullSinkConcurrency: 4, scaleOutEvents: 10_000, scaleOutRelays: [1, 2], sinkEvents: 100_000, naiveSeconds: 10, peerEvents: 5_000, peerNoopEvents: 20_000, latencyRates: [50, 200], latencySeconds: 10, notifyTargetRate: 200, writerConcurrency: [1, 8], writerWindowSeconds: 3, writerRounds: 4 };
   }
-  return { ...common, mode, drainEvents: 1_000_000, scaleOutEvents: 200_000, scaleOutRelays: [1, 2, 4], sinkEvents: 200_000, naiveSeconds: 30, peerEvents: 50_000, latencyRates: [100, 500, 2000], latencySeconds: 30, notifyTargetRate: 500, writerConcurrency: [1, 8, 32], writerWindowSeconds: 5, writerRounds: 5 };
+  return { ...common, mode, drainEvents: 1_000_000, nullSinkEvents: 1_000_000, nullSinkConcurrency: 4, scaleOutEvents: 200_000, scaleOutRelays: [1, 2, 4], sinkEvents: 200_000, naiveSeconds: 30, peerEvents: 50_000, peerNoopEvents: 200_000, latencyRates: [100, 500, 2000], latencySeconds: 30, notifyTargetRate: 500, writerConcurrency: [1, 8, 32], writerWindowSeconds: 5, writerRounds: 5 };
 }
 
 export interface RunOptions {
@@ -89,6 +89,19 @@ export async function runBench(options: RunOptions): Promise<{ results: BenchRes
     const sink = await step(`sink limit (${s.sinkEvents} events)`, () => sinkLimit(env, { events: s.sinkEvents, batchSize: s.batchSize, concurrency: s.relayConcurrency }));
     const source = await step(`source limit (${s.drainEvents} events)`, () => sourceLimit(env, { events: s.drainEvents, batchSize: s.batchSize, concurrency: s.relayConcurrency }));
     const drain = await step(`backlog drain, 1 relay (${s.drainEvents} events)`, () => backlogDrain(env, { events: s.drainEvents, relays: 1, batchSize: s.batchSize, concurrency: s.relayConcurrency }));
+    const nullSinkEvents = s.nullSinkEvents ?? s.drainEvents;
+    // The relay apart from the sink. With a sink that answers at once the relay
+    // is bound by its round trips to PostgreSQL, not by CPU, at the default
+    // concurrency of 2 (measured: 10.1k events/s at 2, 17.9k at 4, 9.4k at 8, where
+    // claims start contending): so it runs sized for that sink, at
+    // nullSinkConcurrency, as the peer runs at its best; the default is measured too.
+    const nullSinkConcurrency = s.nullSinkConcurrency ?? 4;
+    const nullSinkDrain = (nodeOptions?: string, concurrency = nullSinkConcurrency) =>
+      backlogDrain(env, { events: nullSinkEvents, relays: 1, batchSize: s.batchSize, concurrency, sink: 'null', ...(nodeOptions !== undefined ? { nodeOptions } : {}) });
+    const nullSink = await step(`null-sink drain, 1 relay, concurrency ${nullSinkConcurrency} (${nullSinkEvents} events)`, () => nullSinkDrain());
+    // Where the relay's own CPU counts most, what the deployed V8 setting costs: the same drain with Node's defaults.
+    const nullSinkNodeDefaults = await step(`null-sink drain, Node's default V8 settings (${nullSinkEvents} events)`, () => nullSinkDrain(''));
+    const nullSinkDefaultConcurrency = await step(`null-sink drain, concurrency ${s.relayConcurrency} (${nullSinkEvents} events)`, () => nullSinkDrain(undefined, s.relayConcurrency));
     const scaleOut: BacklogDrainResult[] = [];
     for (const relays of s.scaleOutRelays) {
       if (relays === 1 && s.scaleOutEvents === s.drainEvents) {
@@ -99,11 +112,18 @@ export async function runBench(options: RunOptions): Promise<{ results: BenchRes
     }
     const naive = await step(`naive relay (${s.naiveSeconds} s)`, () => naiveRelay(env, { seconds: s.naiveSeconds, backlog: Math.max(200, s.naiveSeconds * 300) }));
     // The peer is a comparison, not the product: its failure is reported, not fatal.
-    const peer: PeerResult = await step(`graphile-worker peer (${s.peerEvents} jobs)`, () => graphileWorkerPeer(env, { events: s.peerEvents })).catch((error: unknown) => ({
-      installed: false as const,
-      reason: `graphile-worker run failed: ${error instanceof Error ? error.message : String(error)}`,
-    }));
-    if (!peer.installed) log(`bench: ${peer.reason}`);
+    // At its defaults and at its documented best, with the fenced upsert and with a no-op task.
+    const peers: PeerResult[] = [];
+    for (const [profile, task] of [['default', 'upsert'], ['best', 'upsert'], ['default', 'noop'], ['best', 'noop']] as const) {
+      const events = task === 'noop' ? (s.peerNoopEvents ?? s.peerEvents) : s.peerEvents;
+      const peerRun: PeerResult = await step(`graphile-worker peer, ${profile} settings, ${task} (${events} jobs)`, () => graphileWorkerPeer(env, { events, profile, task })).catch((error: unknown) => ({
+        installed: false as const,
+        reason: `graphile-worker (${profile}, ${task}) run failed: ${error instanceof Error ? error.message : String(error)}`,
+      }));
+      if (!peerRun.installed) log(`bench: ${peerRun.reason}`);
+      peers.push(peerRun);
+    }
+    const peer = peers[0] as PeerResult;
     const latency: LatencyResult[] = [];
     const rates = [...s.latencyRates];
     if (options.mode === 'full') rates.push(Math.round(0.8 * drain.eventsPerSecond));
@@ -125,6 +145,10 @@ export async function runBench(options: RunOptions): Promise<{ results: BenchRes
       scaleOut,
       naive,
       peer,
+      peers,
+      nullSink,
+      nullSinkNodeDefaults,
+      nullSinkDefaultConcurrency,
       latency,
       writer,
       targets: [],

@@ -3,6 +3,11 @@
  * a given concurrency for a fixed window, in four variants interleaved
  * A B C D, D C B A, … (so machine drift hits all of them alike):
  *   A none          — postings without metadata: no outbox row, no NOTIFY;
+ *   O outbox off    — the same postings as B (metadata on the transaction
+ *                     and the credit entry, content kept on the entity rows,
+ *                     as PostgreSQL is the metadata's source of truth) but
+ *                     without their outbox rows: what "outbox on vs off"
+ *                     compares (B / O), the outbox's own cost;
  *   P payload outbox — the write before PostgreSQL kept the content (issue 12):
  *                     metadata only in the outbox payload, 2 rows, NOTIFY off
  *                     (bench/support/payloadPosting.ts) — "before" for B;
@@ -25,8 +30,8 @@ import type { BenchEnv } from './support/benchEnv.ts';
 import { createAccounts, postOne } from './support/ledgerFixture.ts';
 import { median, round } from './support/stats.ts';
 
-export type WriterVariant = 'none' | 'payloadOutbox' | 'outbox' | 'notifyBusy' | 'notifyWaiting';
-const VARIANTS: WriterVariant[] = ['none', 'payloadOutbox', 'outbox', 'notifyBusy', 'notifyWaiting'];
+export type WriterVariant = 'none' | 'outboxOff' | 'payloadOutbox' | 'outbox' | 'notifyBusy' | 'notifyWaiting';
+const VARIANTS: WriterVariant[] = ['none', 'outboxOff', 'payloadOutbox', 'outbox', 'notifyBusy', 'notifyWaiting'];
 
 export interface WriterOverheadResult {
   concurrency: number;
@@ -35,8 +40,18 @@ export interface WriterOverheadResult {
   /** postings/s per window, in run order. */
   windows: Record<WriterVariant, number[]>;
   median: Record<WriterVariant, number>;
-  /** 1 − variant/none, on medians. */
+  /** 1 − variant/none, on medians: the outbox and the metadata content together, against a bare posting. */
   costOutbox: number;
+  /**
+   * Outbox on vs off, same postings (metadata content on the entity rows in
+   * both): 1 − B/O on medians, and the median over rounds of the paired ratio
+   * (the two windows run back to back). Absent in runs before it existed.
+   */
+  costOutboxVsOff?: number;
+  costOutboxVsOffPaired?: number;
+  /** The same for C (NOTIFY trigger on, relays busy: as deployed under load). */
+  costNotifyBusyVsOff?: number;
+  costNotifyBusyVsOffPaired?: number;
   /** The same for the write before issue 12 (content in the payload only). */
   costPayloadOutbox: number;
   /** B / P on medians: > 1 means keeping the content in PostgreSQL (thin events) writes faster than before. */
@@ -65,7 +80,7 @@ export async function writerOverhead(env: BenchEnv, options: { concurrency: numb
     let notifications = 0;
     listener.on('notification', () => notifications++);
     const db = createDb(scratch.pool);
-    const windows: Record<WriterVariant, number[]> = { none: [], payloadOutbox: [], outbox: [], notifyBusy: [], notifyWaiting: [] };
+    const windows: Record<WriterVariant, number[]> = { none: [], outboxOff: [], payloadOutbox: [], outbox: [], notifyBusy: [], notifyWaiting: [] };
     for (let round_ = 0; round_ < options.rounds; round_++) {
       // A B C D, then D C B A: the ledger tables grow and throughput drifts down
       // within a scenario (measured: −15 % per round), so a fixed order would
@@ -78,12 +93,13 @@ export async function writerOverhead(env: BenchEnv, options: { concurrency: numb
         await scratch.pool.query('UPDATE outbox_wakeup SET relay_waiting = $1', [variant === 'notifyWaiting']);
         const notifiedBefore = notifications;
         const events = variant === 'none' ? 0 : 2;
+        const outbox = variant !== 'outboxOff';
         let count = 0;
         const end = performance.now() + options.windowSeconds * 1000;
         const start = performance.now();
         const worker = async () => {
           while (performance.now() < end) {
-            await postOne(db, accounts, events, `w${variant}`, { payloadEvents: variant === 'payloadOutbox' });
+            await postOne(db, accounts, events, `w${variant}`, { payloadEvents: variant === 'payloadOutbox', outbox });
             count++;
           }
         };
@@ -95,7 +111,8 @@ export async function writerOverhead(env: BenchEnv, options: { concurrency: numb
     await scratch.pool.query('ALTER TABLE outbox ENABLE TRIGGER outbox_notify');
     await scratch.pool.query('UPDATE outbox_wakeup SET relay_waiting = true');
     if (notifications === 0) throw new Error('writer overhead: the relay-waiting variant delivered no notification (trigger missing?)');
-    const med = { none: median(windows.none), payloadOutbox: median(windows.payloadOutbox), outbox: median(windows.outbox), notifyBusy: median(windows.notifyBusy), notifyWaiting: median(windows.notifyWaiting) };
+    const paired = (a: number[], b: number[]) => median(a.map((v, i) => v / (b[i] ?? Number.NaN)));
+    const med = { none: median(windows.none), outboxOff: median(windows.outboxOff), payloadOutbox: median(windows.payloadOutbox), outbox: median(windows.outbox), notifyBusy: median(windows.notifyBusy), notifyWaiting: median(windows.notifyWaiting) };
     return {
       concurrency: options.concurrency,
       windowSeconds: options.windowSeconds,
@@ -103,6 +120,10 @@ export async function writerOverhead(env: BenchEnv, options: { concurrency: numb
       windows,
       median: med,
       costOutbox: round(1 - med.outbox / med.none, 3),
+      costOutboxVsOff: round(1 - med.outbox / med.outboxOff, 3),
+      costOutboxVsOffPaired: round(1 - paired(windows.outbox, windows.outboxOff), 3),
+      costNotifyBusyVsOff: round(1 - med.notifyBusy / med.outboxOff, 3),
+      costNotifyBusyVsOffPaired: round(1 - paired(windows.notifyBusy, windows.outboxOff), 3),
       costPayloadOutbox: round(1 - med.payloadOutbox / med.none, 3),
       thinVsPayload: round(med.outbox / med.payloadOutbox, 3),
       thinVsPayloadPaired: round(median(windows.outbox.map((b, i) => b / (windows.payloadOutbox[i] ?? Number.NaN))), 3),

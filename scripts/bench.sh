@@ -3,6 +3,7 @@
 # `npm run bench -- --medians [files…]` summarises several runs (bench/medians.ts);
 # `npm run bench -- --tracing [--tiny]` measures tracing costs alone (bench/tracing.ts);
 # `npm run bench -- --multi-tenant [--tiny]` the multi-tenant relay (bench/multiTenant.ts);
+# `npm run bench -- --soak [--minutes 30] [--rate N]` relay RSS under a steady writer (bench/soak.ts);
 # services via scripts/services.ts (env → Docker → local PostgreSQL + FerretDB),
 # then the harness. Results in bench/results/.
 set -euo pipefail
@@ -13,6 +14,12 @@ if [[ "${1:-}" == "--medians" ]]; then
 fi
 if [[ -z "${DATABASE_URL:-}" || -z "${MONGO_URL:-}" ]]; then
   eval "$(node scripts/services.ts)"
+fi
+# Relay processes run the built package, as deployed (bench/support/relayProcesses.ts).
+npm run build --silent >/dev/null
+export OUTBOX_RELAY_BENCH_DIST=1
+if [[ "${1:-}" == "--soak" ]]; then
+  exec node bench/soak.ts "${@:2}"
 fi
 if [[ "${1:-}" == "--multi-tenant" ]]; then
   exec node bench/multiTenant.ts "${@:2}"

@@ -1,6 +1,6 @@
 /** Accounts for the writer scenarios: many balances that may go negative, so postings rarely contend. */
 import type pg from 'pg';
-import { postTransaction } from '../../src/ledger/postTransaction.ts';
+import { postTransactionWith } from '../../src/ledger/postTransaction.ts';
 import type { DbLike } from '../../src/db/client.ts';
 import type { PostingRequest } from '../../src/types.ts';
 import { postWithPayloadEvents } from './payloadPosting.ts';
@@ -17,7 +17,7 @@ let sequence = 0;
  * One posting between two random accounts. `events`: 0 (no metadata, no
  * outbox row), 1 (metadata on the transaction) or 2 (also on the credit entry).
  */
-export async function postOne(db: DbLike, accounts: readonly string[], events: 0 | 1 | 2, tag: string, options: { payloadEvents?: boolean } = {}): Promise<string> {
+export async function postOne(db: DbLike, accounts: readonly string[], events: 0 | 1 | 2, tag: string, options: { payloadEvents?: boolean; outbox?: boolean } = {}): Promise<string> {
   const a = Math.floor(Math.random() * accounts.length);
   let b = Math.floor(Math.random() * (accounts.length - 1));
   if (b >= a) b++;
@@ -33,5 +33,6 @@ export async function postOne(db: DbLike, accounts: readonly string[], events: 0
   } satisfies PostingRequest;
   // The write as it was before PostgreSQL kept the content (writer-overhead "before").
   if (options.payloadEvents) return postWithPayloadEvents(db, request);
-  return (await postTransaction(db, request)).transactionId;
+  // outbox: false — the same posting, metadata content included, without its outbox rows (writer overhead's "outbox off").
+  return (await postTransactionWith(db, request, {}, { outbox: options.outbox ?? true })).transactionId;
 }

@@ -32,10 +32,18 @@ export function renderMarkdown(r: BenchResults): string {
   lines.push(`| sink limit (createMongoSink.apply, no Postgres) | ${r.sinkLimit.events} | ${f(r.sinkLimit.seconds, 2)} | ${r.sinkLimit.eventsPerSecond} | ${ratio(r.sinkLimit.eventsPerSecond, d.eventsPerSecond)} | ${cpu(r.sinkLimit.cpu, false)} |`);
   lines.push(`| source limit (claimBatch + markDelivered, no sink) | ${r.sourceLimit.events} | ${f(r.sourceLimit.seconds, 2)} | ${r.sourceLimit.eventsPerSecond} | ${ratio(r.sourceLimit.eventsPerSecond, d.eventsPerSecond)} | ${cpu(r.sourceLimit.cpu, false)} |`);
   lines.push(`| naive relay (1 row per transaction, updateOne) | ${r.naive.events} | ${f(r.naive.seconds, 2)} | ${r.naive.eventsPerSecond} | ${ratio(r.naive.eventsPerSecond, d.eventsPerSecond)} | ${cpu(r.naive.cpu, false)} |`);
-  if (r.peer.installed) lines.push(`| graphile-worker ${r.peer.version} (concurrency ${r.peer.concurrency}) | ${r.peer.events} | ${f(r.peer.seconds, 2)} | ${r.peer.eventsPerSecond} | ${ratio(r.peer.eventsPerSecond, d.eventsPerSecond)} | ${cpu(r.peer.cpu, false)} |`);
-  else lines.push(`| graphile-worker | — | — | — | — | ${r.peer.reason} |`);
+  if (r.nullSinkDefaultConcurrency) lines.push(`| relay, 1 process, null sink, concurrency ${r.nullSinkDefaultConcurrency.concurrency} | ${r.nullSinkDefaultConcurrency.events} | ${f(r.nullSinkDefaultConcurrency.seconds, 2)} | ${r.nullSinkDefaultConcurrency.eventsPerSecond} | ${ratio(r.nullSinkDefaultConcurrency.eventsPerSecond, d.eventsPerSecond)} | ${cpu(r.nullSinkDefaultConcurrency.cpu)} |`);
+  if (r.nullSinkNodeDefaults) lines.push(`| relay, 1 process, null sink, concurrency ${r.nullSinkNodeDefaults.concurrency}, Node's default V8 settings | ${r.nullSinkNodeDefaults.events} | ${f(r.nullSinkNodeDefaults.seconds, 2)} | ${r.nullSinkNodeDefaults.eventsPerSecond} | ${ratio(r.nullSinkNodeDefaults.eventsPerSecond, d.eventsPerSecond)} | ${cpu(r.nullSinkNodeDefaults.cpu)} |`);
+  if (r.nullSink) lines.push(`| relay, 1 process, null sink (acknowledges at once), concurrency ${r.nullSink.concurrency} | ${r.nullSink.events} | ${f(r.nullSink.seconds, 2)} | ${r.nullSink.eventsPerSecond} | ${ratio(r.nullSink.eventsPerSecond, d.eventsPerSecond)} | ${cpu(r.nullSink.cpu)} |`);
+  for (const p of r.peers ?? [r.peer]) {
+    if (p.installed) lines.push(`| graphile-worker ${p.version}, ${p.profile ?? 'default'} settings (concurrency ${p.concurrency}), ${p.task ?? 'upsert'} | ${p.events} | ${f(p.seconds, 2)} | ${p.eventsPerSecond} | ${ratio(p.eventsPerSecond, d.eventsPerSecond)} | ${cpu(p.cpu, false)} |`);
+    else lines.push(`| graphile-worker | — | — | — | — | ${p.reason} |`);
+  }
   lines.push('');
   lines.push(`Relay drain: time to empty ${f(d.seconds, 2)} s; peak RSS ${f(d.peakRssMiB)} MiB; ${f(d.cpuSecondsPer1000, 3)} CPU s per 1,000 events; documents in MongoDB ${d.documents}.`);
+  if (d.nodeOptions !== undefined) lines.push(`Relay processes ran with NODE_OPTIONS=${d.nodeOptions || '(none)'} (as deployed: the Dockerfile's).`);
+  if (r.nullSink && r.nullSinkNodeDefaults) lines.push(`Deployed V8 setting vs Node's defaults, null-sink drain: ${ratio(r.nullSink.eventsPerSecond, r.nullSinkNodeDefaults.eventsPerSecond)} the throughput, ${f(r.nullSink.cpuSecondsPer1000, 3)} vs ${f(r.nullSinkNodeDefaults.cpuSecondsPer1000, 3)} relay CPU s per 1,000 events, peak RSS ${f(r.nullSink.peakRssMiB)} vs ${f(r.nullSinkNodeDefaults.peakRssMiB)} MiB.`);
+  if (r.nullSink) lines.push(`Null-sink drain: time to empty ${f(r.nullSink.seconds, 2)} s; peak RSS ${f(r.nullSink.peakRssMiB)} MiB; ${f(r.nullSink.cpuSecondsPer1000, 3)} relay CPU s per 1,000 events; rows recorded delivered ${r.nullSink.documents}.`);
   for (const so of r.scaleOut.filter((x) => x.relays > 1)) lines.push(`${so.relays} relays: peak RSS (max of processes) ${f(so.peakRssMiB)} MiB; ${f(so.cpuSecondsPer1000, 3)} CPU s per 1,000 events (all relays).`);
   lines.push('', '## Claim query (EXPLAIN ANALYZE of the claim SELECT, rolled back)', '', '| when | execution ms (median of 3) | runs | rows | shared hit | dead tuples in outbox |', '| --- | --- | --- | --- | --- | --- |');
   lines.push(`| start (full backlog) | ${f(d.claimStart.executionMs, 3)} | ${d.claimStart.runsMs.map((v) => f(v, 2)).join(', ')} | ${d.claimStart.rows} | ${d.claimStart.sharedHit} | ${d.deadTuplesStart} |`);
@@ -58,6 +66,10 @@ export function renderMarkdown(r: BenchResults): string {
     lines.push(
       `| ${w.concurrency} | ${f(w.median.none)} | ${f(w.median.outbox)} (${ratio(w.median.outbox, w.median.none)}) | ${f(w.median.notifyBusy)} (${ratio(w.median.notifyBusy, w.median.none)}) | ${f(w.median.notifyWaiting)} (${ratio(w.median.notifyWaiting, w.median.none)}) | ${f(w.costOutbox * 100)} % | ${f(w.costNotifyBusy * 100)} % | ${f(w.costNotifyWaiting * 100)} % | ${w.windows.none.join(', ')} / ${w.windows.outbox.join(', ')} / ${w.windows.notifyBusy.join(', ')} / ${w.windows.notifyWaiting.join(', ')} |`,
     );
+  }
+  for (const w of r.writer) {
+    if (w.median.outboxOff === undefined) continue;
+    lines.push('', `Outbox on vs off, concurrency ${w.concurrency} (same postings, metadata content on the entity rows in both): O (off) ${f(w.median.outboxOff)} postings/s; B ${f(w.median.outbox)} (cost ${f((w.costOutboxVsOff ?? Number.NaN) * 100)} %, paired ${f((w.costOutboxVsOffPaired ?? Number.NaN) * 100)} %); C ${f(w.median.notifyBusy)} (cost ${f((w.costNotifyBusyVsOff ?? Number.NaN) * 100)} %, paired ${f((w.costNotifyBusyVsOffPaired ?? Number.NaN) * 100)} %). Windows O: ${w.windows.outboxOff.join(', ')}.`);
   }
   for (const w of r.writer) {
     if (w.median.payloadOutbox === undefined) continue;

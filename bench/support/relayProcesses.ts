@@ -1,9 +1,24 @@
-/** Relays as separate processes (`node src/cli.ts run`), as in production. */
+/**
+ * Relays as separate processes, as in production: the built package's
+ * `dist/cli.js run` when OUTBOX_RELAY_BENCH_DIST=1 (scripts/bench.sh builds it
+ * first), else `src/cli.ts run` (the bench harness test, which does not build).
+ * Node's type stripper, which a .ts entry loads, costs about 25 MiB of RSS
+ * that a deployed relay does not pay, so RSS figures come from dist/.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { sleep } from './stats.ts';
 
-const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+export const RUNS_BUILT_PACKAGE = process.env.OUTBOX_RELAY_BENCH_DIST === '1';
+const CLI = fileURLToPath(new URL(RUNS_BUILT_PACKAGE ? '../../dist/cli.js' : '../../src/cli.ts', import.meta.url));
+/**
+ * The V8 settings relays are deployed with: the Dockerfile's NODE_OPTIONS
+ * (test/unit/relayNodeOptions.unit.test.ts keeps the two equal). The bench's
+ * relays run with them unless a scenario asks for Node's defaults.
+ */
+export const DEPLOYED_NODE_OPTIONS = '--max-semi-space-size=2';
+/** The relay with a sink that acknowledges at once (the null-sink scenario). */
+export const NULL_SINK_RELAY = fileURLToPath(new URL('./nullSinkRelay.mjs', import.meta.url));
 
 export interface RelayChild {
   pid: number;
@@ -25,10 +40,18 @@ export interface RelaySettings {
   env?: Record<string, string>;
   /** More arguments after `run` (e.g. --multi-tenant). */
   args?: string[];
+  /**
+   * Run this script instead of the CLI's `run` (same environment): the
+   * null-sink scenario's bench/support/nullSinkRelay.ts.
+   */
+  script?: string;
+  /** NODE_OPTIONS for the relay process (default: DEPLOYED_NODE_OPTIONS; '' for Node's defaults). */
+  nodeOptions?: string;
 }
 
 export async function startRelay(settings: RelaySettings, timeoutMs = 30_000): Promise<RelayChild> {
-  const child = spawn(process.execPath, [CLI, 'run', ...(settings.args ?? [])], {
+  const argv = settings.script ? [settings.script, ...(settings.args ?? [])] : [CLI, 'run', ...(settings.args ?? [])];
+  const child = spawn(process.execPath, argv, {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -43,6 +66,8 @@ export async function startRelay(settings: RelaySettings, timeoutMs = 30_000): P
       OUTBOX_RELAY_POLL_INTERVAL_MS: String(settings.pollIntervalMs ?? 1000),
       OUTBOX_RELAY_LOG_FORMAT: 'json',
       OUTBOX_RELAY_LOG_LEVEL: 'info',
+      ...(RUNS_BUILT_PACKAGE ? { OUTBOX_RELAY_BENCH_DIST: '1' } : {}),
+      NODE_OPTIONS: settings.nodeOptions ?? DEPLOYED_NODE_OPTIONS,
       ...settings.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -17,6 +17,12 @@ export interface BenchSettings {
   sinkEvents: number;
   naiveSeconds: number;
   peerEvents: number;
+  /** Jobs for the peer's no-op runs (its own capacity, against the null-sink relay); absent in older runs. */
+  peerNoopEvents?: number;
+  /** Events of the null-sink drain (the relay apart from the sink); absent in older runs. */
+  nullSinkEvents?: number;
+  /** Relay concurrency of the null-sink drain: sized for a sink that answers at once (the default, 2, is measured too). */
+  nullSinkConcurrency?: number;
   latencyRates: number[];
   latencySeconds: number;
   notifyTargetRate: number;
@@ -39,7 +45,16 @@ export interface BenchResults {
   drain: BacklogDrainResult;
   scaleOut: BacklogDrainResult[];
   naive: ThroughputResult;
+  /** graphile-worker at its defaults with the fenced upsert (comparable with older runs). */
   peer: PeerResult;
+  /** Every peer run: default and best settings, fenced upsert and no-op (absent in older runs). */
+  peers?: PeerResult[];
+  /** The relay process with a sink that acknowledges at once, at nullSinkConcurrency (absent in older runs). */
+  nullSink?: BacklogDrainResult;
+  /** The same null-sink drain with Node's default V8 settings: the deployed NODE_OPTIONS' cost, side by side. */
+  nullSinkNodeDefaults?: BacklogDrainResult;
+  /** The null-sink drain at the relay's default concurrency (2, the other drains' setting). */
+  nullSinkDefaultConcurrency?: BacklogDrainResult;
   latency: LatencyResult[];
   writer: WriterOverheadResult[];
   targets: TargetCheck[];

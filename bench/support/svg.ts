@@ -13,7 +13,8 @@ export function renderSvg(r: BenchResults): string {
     { label: 'sink limit (FerretDB bulk)', value: r.sinkLimit.eventsPerSecond },
     { label: 'source limit (claim + mark)', value: r.sourceLimit.eventsPerSecond },
     { label: 'naive relay', value: r.naive.eventsPerSecond },
-    ...(r.peer.installed ? [{ label: `graphile-worker (c=${r.peer.concurrency})`, value: r.peer.eventsPerSecond }] : []),
+    ...(r.nullSink ? [{ label: 'relay, null sink', value: r.nullSink.eventsPerSecond }] : []),
+    ...(r.peers ?? [r.peer]).flatMap((p) => (p.installed ? [{ label: `graphile-worker ${p.profile ?? 'default'} ${p.task ?? 'upsert'}`, value: p.eventsPerSecond }] : [])),
   ];
   const barTop = 50;
   const barH = 24;

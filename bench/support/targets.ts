@@ -16,12 +16,20 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
   const drain = r.drain.eventsPerSecond;
   const limit = Math.min(r.sinkLimit.eventsPerSecond, r.sourceLimit.eventsPerSecond);
   const limiter = r.sinkLimit.eventsPerSecond <= r.sourceLimit.eventsPerSecond ? 'sink (FerretDB)' : 'source (Postgres claim/mark)';
-  checks.push({ target: 'drain ≥ 0.7 × min(sink, source)', measured: `${drain} / ${limit} ev/s = ${x(drain / limit)}`, met: drain >= 0.7 * limit, note: `the lower limit is the ${limiter}` });
+  checks.push({ target: 'drain ≥ 0.9 × min(sink, source)', measured: `${drain} / ${limit} ev/s = ${x(drain / limit)}`, met: drain >= 0.9 * limit, note: `the lower limit is the ${limiter}` });
   checks.push({ target: 'drain ≥ 10 × naive', measured: `${drain} / ${r.naive.eventsPerSecond} ev/s = ${x(drain / r.naive.eventsPerSecond)}`, met: drain >= 10 * r.naive.eventsPerSecond });
-  if (r.peer.installed) {
-    checks.push({ target: 'drain ≥ 1.5 × graphile-worker', measured: `${drain} / ${r.peer.eventsPerSecond} ev/s = ${x(drain / r.peer.eventsPerSecond)}`, met: drain >= 1.5 * r.peer.eventsPerSecond });
+  // Against the peer at its best (its documented throughput settings); its defaults are in the table.
+  const best = peerRun(r, 'best', 'upsert') ?? (r.peer.installed ? r.peer : undefined);
+  if (best) {
+    checks.push({ target: `drain ≥ 1.5 × graphile-worker (${best.profile ?? 'default'} settings, fenced upsert)`, measured: `${drain} / ${best.eventsPerSecond} ev/s = ${x(drain / best.eventsPerSecond)}`, met: drain >= 1.5 * best.eventsPerSecond });
   } else {
-    checks.push({ target: 'drain ≥ 1.5 × graphile-worker', measured: 'not measured', met: null, note: r.peer.reason });
+    checks.push({ target: 'drain ≥ 1.5 × graphile-worker', measured: 'not measured', met: null, note: r.peer.installed ? undefined : r.peer.reason });
+  }
+  if (r.nullSink) {
+    const ns = r.nullSink;
+    checks.push({ target: 'null-sink relay ≥ 30,000 events/s', measured: `${ns.eventsPerSecond} ev/s at concurrency ${ns.concurrency} (${ns.events} events; ${ns.cpuSecondsPer1000} relay CPU s per 1,000; peak RSS ${ns.peakRssMiB} MiB)${r.nullSinkDefaultConcurrency ? `; ${r.nullSinkDefaultConcurrency.eventsPerSecond} ev/s at concurrency ${r.nullSinkDefaultConcurrency.concurrency}` : ''}`, met: ns.eventsPerSecond >= 30_000 });
+    const peerNoop = peerRun(r, 'best', 'noop');
+    if (peerNoop) checks.push({ target: 'null-sink relay ≥ 1.5 × graphile-worker no-op at its best', measured: `${ns.eventsPerSecond} / ${peerNoop.eventsPerSecond} ev/s = ${x(ns.eventsPerSecond / peerNoop.eventsPerSecond)}`, met: ns.eventsPerSecond >= 1.5 * peerNoop.eventsPerSecond });
   }
   const notifyAt = r.latency.filter((l) => l.mode === 'notify' && l.targetRate === r.settings.notifyTargetRate)[0];
   if (notifyAt) {
@@ -33,14 +41,20 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     checks.push({ target: `polling p99 ≤ poll interval + 50 ms (${worst.pollIntervalMs + 50} ms)`, measured: `worst p99 ${worst.latency.p99} ms at ${worst.targetRate}/s`, met: worst.latency.p99 <= worst.pollIntervalMs + 50 });
   }
   const w8 = r.writer.find((w) => w.concurrency === 8);
-  if (w8) {
+  if (w8?.costNotifyBusyVsOff !== undefined) {
+    checks.push({
+      target: 'writer cost ≤ 10 % at concurrency 8 (outbox on vs off, same postings; as deployed under load: NOTIFY trigger on, relays busy)',
+      measured: `${pct(w8.costNotifyBusyVsOff)} on medians, ${pct(w8.costNotifyBusyVsOffPaired ?? Number.NaN)} paired (outbox rows alone ${pct(w8.costOutboxVsOff ?? Number.NaN)}; against a bare posting without metadata ${pct(w8.costNotifyBusy)})`,
+      met: w8.costNotifyBusyVsOff <= 0.1,
+    });
+  } else if (w8) {
     checks.push({
       target: 'outbox + NOTIFY writer cost ≤ 15 % at concurrency 8 (as deployed under load: relays busy)',
       measured: `${pct(w8.costNotifyBusy)} (outbox alone ${pct(w8.costOutbox)}; with a relay waiting, every commit notifying: ${pct(w8.costNotifyWaiting)})`,
       met: w8.costNotifyBusy <= 0.15,
     });
   }
-  checks.push({ target: 'relay peak RSS ≤ 200 MB', measured: `${r.drain.peakRssMiB} MiB (VmHWM, whole process life)`, met: r.drain.peakRssMiB * 1.048576 <= 200 });
+  checks.push({ target: `relay peak RSS ≤ 150 MiB through the ${r.drain.events}-event drain`, measured: `${r.drain.peakRssMiB} MiB (VmHWM, whole process life)`, met: r.drain.peakRssMiB <= 150 });
   checks.push({
     target: 'claim latency at end ≤ 2 × start',
     measured: `${r.drain.claimEnd.executionMs} ms vs ${r.drain.claimStart.executionMs} ms (dead tuples ${r.drain.deadTuplesStart} → ${r.drain.deadTuplesEnd})`,
@@ -57,6 +71,12 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     checks.push({ target: `${s.relays} relays ≥ ${want.toFixed(1)} × one`, measured: `${s.eventsPerSecond} / ${one.eventsPerSecond} ev/s = ${x(ratio)} (${s.events} events each)`, met: ratio >= want, note: ratio >= want ? undefined : `limiting resource: ${limitingResource(r, s.eventsPerSecond, saturated)}; ${note}` });
   }
   return checks;
+}
+
+/** One of the peer's runs, when it ran. */
+export function peerRun(r: BenchResults, profile: 'default' | 'best', task: 'upsert' | 'noop') {
+  const found = r.peers?.find((p) => p.installed && p.profile === profile && p.task === task);
+  return found?.installed ? found : undefined;
 }
 
 export function limitingResource(r: BenchResults, eventsPerSecond: number, saturated: boolean): string {

@@ -48,12 +48,23 @@ const IDEMPOTENCY_KEY_CONSTRAINT = 'transaction_idempotency_key_key';
  * drizzle transaction, in which case the posting runs in a savepoint).
  */
 export async function postTransaction(db: DbLike, request: PostingRequest, options: PostTransactionOptions = {}): Promise<PostingResult> {
+  return postTransactionWith(db, request, options, { outbox: true });
+}
+
+/**
+ * postTransaction with its outbox rows optional: `{ outbox: false }` writes
+ * the same posting, metadata content included, without the outbox rows. Not
+ * part of the package's API: the writer-overhead benchmark's "outbox off"
+ * baseline (bench/writerOverhead.ts), so the outbox's cost is measured on
+ * this very code path and nothing else.
+ */
+export async function postTransactionWith(db: DbLike, request: PostingRequest, options: PostTransactionOptions, variant: { outbox: boolean }): Promise<PostingResult> {
   const posting = validatePostingRequest(request);
   const earlier = answer(await findPosting(db, posting.idempotencyKey, posting.requestHash), posting);
   if (earlier) return earlier;
   await options.hooks?.afterStep?.('idempotency_checked');
   try {
-    return await runInTransaction(db, (tx) => writePosting(tx, posting, options.hooks?.afterStep), { maxRetries: options.maxRetries });
+    return await runInTransaction(db, (tx) => writePosting(tx, posting, variant.outbox, options.hooks?.afterStep), { maxRetries: options.maxRetries });
   } catch (error) {
     // Another call with the same key committed first: answer as if we had looked it up.
     if (pgConstraint(error) === IDEMPOTENCY_KEY_CONSTRAINT) {
@@ -74,7 +85,7 @@ function answer(found: FindPostingOutcome, posting: NormalisedPosting): PostingR
   return undefined;
 }
 
-async function writePosting(tx: Tx, posting: NormalisedPosting, afterStep: ((step: PostingStep) => void | Promise<void>) | undefined): Promise<PostingResult> {
+async function writePosting(tx: Tx, posting: NormalisedPosting, outbox: boolean, afterStep: ((step: PostingStep) => void | Promise<void>) | undefined): Promise<PostingResult> {
   const step = async (name: PostingStep) => {
     if (afterStep) await afterStep(name);
   };
@@ -99,9 +110,9 @@ async function writePosting(tx: Tx, posting: NormalisedPosting, afterStep: ((ste
   // as long as the entity lives) and the relay reads it from there at delivery,
   // so it is written once, not twice (measured: bench/writerOverhead.ts).
   const events: OutboxRow[] = [];
-  if (posting.metadata) events.push(thinOutboxRow('transaction', transactionId, 1));
+  if (outbox && posting.metadata) events.push(thinOutboxRow('transaction', transactionId, 1));
   entries.forEach((entry, i) => {
-    if (entry.metadata) events.push(thinOutboxRow('operation', operationIds[i] as string, 1));
+    if (outbox && entry.metadata) events.push(thinOutboxRow('operation', operationIds[i] as string, 1));
   });
 
   // The transaction row, its operations and their outbox rows in ONE statement

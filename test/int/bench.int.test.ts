@@ -36,6 +36,18 @@ describe('bench harness (tiny)', () => {
     expect(results.drain.cpuSecondsPer1000).toBeGreaterThanOrEqual(0);
     expect(results.drain.claimStart.executionMs).toBeGreaterThan(0);
     expect(results.scaleOut.map((s) => s.relays)).toEqual([1, 2]);
+    // The relay apart from the sink: every event recorded delivered, none left, figures measured.
+    expect(results.nullSink?.documents).toBe(results.settings.nullSinkEvents);
+    expect(results.nullSink?.eventsPerSecond).toBeGreaterThan(0);
+    expect(results.nullSink?.peakRssMiB).toBeGreaterThan(0);
+    expect(results.nullSink?.concurrency).toBe(results.settings.nullSinkConcurrency);
+    expect(results.nullSinkDefaultConcurrency?.concurrency).toBe(results.settings.relayConcurrency);
+    expect(results.nullSinkNodeDefaults?.nodeOptions).toBe('');
+    expect(results.nullSink?.nodeOptions).toMatch(/--max-semi-space-size/);
+    for (const run of [results.nullSinkDefaultConcurrency, results.nullSinkNodeDefaults]) expect(run?.documents).toBe(results.settings.nullSinkEvents);
+    // The peer at its defaults and at its documented best, each with the fenced upsert and a no-op.
+    expect(results.peers?.map((p) => (p.installed ? `${p.profile}/${p.task}/${p.concurrency}` : p.reason))).toEqual(['default/upsert/10', 'best/upsert/24', 'default/noop/10', 'best/noop/24']);
+    for (const p of results.peers ?? []) if (p.installed) expect(p.eventsPerSecond).toBeGreaterThan(0);
     expect(results.latency.map((l) => l.mode).sort()).toEqual(['notify', 'poll']);
     for (const l of results.latency) {
       expect(l.postings).toBeGreaterThan(0);
@@ -44,6 +56,8 @@ describe('bench harness (tiny)', () => {
     expect(results.writer.length).toBeGreaterThan(0);
     for (const w of results.writer) {
       expect(w.median.none).toBeGreaterThan(0);
+      expect(w.median.outboxOff).toBeGreaterThan(0);
+      expect(Number.isFinite(w.costNotifyBusyVsOff)).toBe(true);
       expect(w.median.outbox).toBeGreaterThan(0);
       expect(w.median.notifyBusy).toBeGreaterThan(0);
       expect(w.median.notifyWaiting).toBeGreaterThan(0);
