@@ -2,21 +2,16 @@ import { Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { readLag, type OutboxLag } from '../outbox/readLag.ts';
 import type { TenantView } from './multiTenantRelay.ts';
-
-/** The label a tenant's series carry beyond the cap. */
-export const OTHER_TENANTS = '_other';
+import type { TenantLabels } from './tenantLabels.ts';
 
 /**
  * Per-tenant gauges, read at scrape time: pending events and health by
- * tenant. Label cardinality is capped: the first `cap` tenants by id get their
- * own `tenant` label, the rest are summed under tenant="_other", so a fleet of
- * thousands of tenants cannot blow up the time-series database.
+ * tenant. Label cardinality is capped (tenantLabels.ts, the same labels as
+ * the delivery counters): tenants beyond the cap are summed under
+ * tenant="_other", so a fleet of thousands of tenants cannot blow up the
+ * time-series database.
  */
-export function registerTenantMetrics(registry: Registry, tenants: () => TenantView[], cap: number): void {
-  const labelOf = (all: TenantView[]) => {
-    const named = new Set(all.map((t) => t.id).sort().slice(0, cap));
-    return (id: string) => (named.has(id) ? id : OTHER_TENANTS);
-  };
+export function registerTenantMetrics(registry: Registry, tenants: () => TenantView[], labels: TenantLabels): void {
   new Gauge({
     name: 'outbox_relay_tenant_pending_events',
     help: 'Pending events per tenant served by this relay (read from each tenant\'s outbox_lag at scrape time); tenants beyond OUTBOX_RELAY_TENANT_METRICS_CAP summed under tenant="_other".',
@@ -25,7 +20,7 @@ export function registerTenantMetrics(registry: Registry, tenants: () => TenantV
     async collect() {
       this.reset();
       const all = tenants();
-      const label = labelOf(all);
+      const label = (id: string) => labels.of(id);
       const lags = await Promise.all(
         all.map(async (t) => (t.parts ? await readLag({ $client: t.parts.pool }).catch((): OutboxLag | undefined => undefined) : undefined)),
       );
@@ -45,7 +40,7 @@ export function registerTenantMetrics(registry: Registry, tenants: () => TenantV
     collect() {
       this.reset();
       const all = tenants();
-      const label = labelOf(all);
+      const label = (id: string) => labels.of(id);
       for (const t of all) this.inc({ tenant: label(t.id) }, t.healthy ? 0 : 1);
     },
   });
