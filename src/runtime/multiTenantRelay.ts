@@ -14,6 +14,7 @@ import { createMongoClient } from './openMongo.ts';
 import { createTenantLabels } from './tenantLabels.ts';
 import { registerTenantMetrics } from './tenantMetrics.ts';
 import { scrub, startTenant, stopTenant, type TenantParts } from './tenantSlot.ts';
+import type { Temperature } from './tenantTemperature.ts';
 
 export type TenantState =
   | { status: 'starting' }
@@ -25,6 +26,8 @@ export interface TenantView {
   status: TenantState['status'];
   healthy: boolean;
   reason?: string;
+  /** While serving: hot (LISTEN, warm pool) or cold (polled once per heartbeat, no held connection). */
+  temperature?: Temperature;
   /** Present while serving: the tenant's own pool, wake source and relay (tests assert they exist). */
   parts?: TenantParts;
 }
@@ -145,7 +148,7 @@ export function createMultiTenantRelay(config: RelayConfig, options: { logger?: 
     if (state.status === 'serving') {
       const { relay } = state.parts;
       const healthy = relay.postgresHealthy() && relay.drainer.healthy();
-      return { id, status: 'serving', healthy, parts: state.parts, ...(healthy ? {} : { reason: relay.postgresHealthy() ? 'delivering is failing (backing off)' : 'PostgreSQL heartbeat failing' }) };
+      return { id, status: 'serving', healthy, temperature: state.parts.temperature.current(), parts: state.parts, ...(healthy ? {} : { reason: relay.postgresHealthy() ? 'delivering is failing (backing off)' : 'PostgreSQL heartbeat failing' }) };
     }
     if (state.status === 'unhealthy') return { id, status: 'unhealthy', healthy: false, reason: state.reason };
     return { id, status: 'starting', healthy: false, reason: 'starting' };
