@@ -33,6 +33,17 @@ export function registerTenantMetrics(registry: Registry, tenants: () => TenantV
     },
   });
   new Gauge({
+    name: 'outbox_relay_tenants',
+    help: 'Tenants this relay serves, by temperature: hot (LISTEN, warm pool) or cold (no held connection, checked once per heartbeat). No tenant label: the count sizes connections.',
+    labelNames: ['temperature'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const all = tenants();
+      for (const temperature of ['hot', 'cold'] as const) this.set({ temperature }, all.filter((t) => t.temperature === temperature).length);
+    },
+  });
+  new Gauge({
     name: 'outbox_relay_tenant_unhealthy',
     help: 'Tenants assigned to this relay that it cannot serve now (1 per named tenant; a count under tenant="_other").',
     labelNames: ['tenant'],

@@ -46,6 +46,9 @@ describe('hot and cold tenants', () => {
   it('an idle tenant is cold: no LISTEN connection, at most one pool connection, open only around its heartbeat check', async () => {
     await sleep(2 * HEARTBEAT_MS);
     expect(temperature()).toBe('cold');
+    const text = await relay.metrics.registry.metrics();
+    expect(text).toMatch(/^outbox_relay_tenants\{temperature="cold"\} 1$/m);
+    expect(text).toMatch(/^outbox_relay_tenants\{temperature="hot"\} 0$/m);
     const samples: { pool: number; listen: number }[] = [];
     for (let i = 0; i < 60; i++) {
       samples.push(await relayConnections());
