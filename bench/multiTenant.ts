@@ -34,13 +34,28 @@ const SETTINGS = {
   quick: { tenants: 20, heartbeatMs: 5000, idleSeconds: 20, hotSeconds: 10, backlog: 20_000, fairnessBacklog: 20_000, fairnessSeconds: 10 },
 };
 
+/**
+ * Until every tenant has nothing pending. One tenant at a time, and a drained
+ * one is not asked again: the harness must not hold a connection per tenant
+ * while 20 hot tenants hold theirs (max_connections = 100 is shared).
+ */
+/**
+ * A hot tenant holds up to its pool + LISTEN: with the default pool of 3, 20
+ * busy tenants hold 80 connections, more than this shared server (max_connections
+ * = 100, other users' tests) can give; with 2, 60.
+ */
+const TENANT_POOL_SIZE = 2;
+
 async function waitDrained(tenants: readonly Scratch[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const left = new Set(tenants);
   for (;;) {
-    // The server is shared: another user's test may terminate every backend (57P01); the pool reconnects on the next poll.
-    const counts = await Promise.all(tenants.map((t) => pendingCount(t.pool).catch(() => -1)));
-    if (counts.every((n) => n === 0)) return;
-    if (Date.now() > deadline) throw new Error(`still pending after ${timeoutMs} ms: ${counts.join(',')}`);
+    for (const t of [...left]) {
+      // The server is shared: another user's test may terminate every backend (57P01); the pool reconnects on the next poll.
+      if ((await pendingCount(t.pool).catch(() => -1)) === 0) left.delete(t);
+    }
+    if (left.size === 0) return;
+    if (Date.now() > deadline) throw new Error(`still pending after ${timeoutMs} ms in ${left.size} tenants`);
     await sleep(100);
   }
 }
@@ -72,6 +87,28 @@ async function sampleConnections(control: pg.Pool, names: readonly string[], sec
   return { poolMean: round(mean(pool) / names.length, 3), poolMax: Math.max(...pool), listenMean: round(mean(listen) / names.length, 3) };
 }
 
+/** The most connections (pool + LISTEN) the relay held to the tenant databases at once, sampled every 500 ms until stop(). */
+function trackPeakConnections(control: pg.Pool, names: readonly string[]): { stop(): Promise<number> } {
+  let peak = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const { rows } = await control
+        .query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ANY($1::text[]) AND application_name LIKE 'outbox-relay%' AND application_name <> 'outbox-relay-bench'`, [names])
+        .catch(() => ({ rows: [] as { n: number }[] }));
+      peak = Math.max(peak, rows[0]?.n ?? 0);
+      await sleep(500);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return peak;
+    },
+  };
+}
+
 /** Wall time of one connect + query + disconnect: what a cold tenant's check pays once per heartbeat. */
 async function connectCostMs(url: string, times: number): Promise<number> {
   const t0 = performance.now();
@@ -89,9 +126,9 @@ export interface MultiTenantBenchResult {
   at: string;
   tenants: number;
   heartbeatMs: number;
-  idle: { seconds: number; cpuPercentOfCore: number; rssMiBBase: number; rssMiBPerTenant: number; connectionsPerTenant: number; connectionsMax: number; listenPerTenant: number; connectMs: number };
+  idle: { seconds: number; cpuPercentOfCore: number; cpuPercentNoTenant: number; rssMiBBase: number; rssMiBPerTenant: number; connectionsPerTenant: number; connectionsMax: number; listenPerTenant: number; connectMs: number };
   hot: { seconds: number; cpuPercentOfCore: number; connectionsPerTenant: number; listenPerTenant: number };
-  drain: { events: number; spreadEventsPerSecond: number; singleEventsPerSecond: number; ratio: number };
+  drain: { events: number; peakConnections: number; spreadEventsPerSecond: number; singleEventsPerSecond: number; ratio: number };
   fairness: { firstEventFound: 'cold' | 'hot'; coldFirstEventMs: number; events: number; p50Ms: number; p99Ms: number; bigPendingAtEnd: number };
 }
 
@@ -105,16 +142,24 @@ export async function runMultiTenantBench(options: { databaseUrl: string; mongoU
     const control = await env.scratch('mt_control', 2);
     scratches.push(control);
     const tenants: Scratch[] = [];
-    for (let i = 0; i < s.tenants; i++) tenants.push(await env.scratch(`mt_t${i}`, 1));
+    for (let i = 0; i < s.tenants; i++) {
+      const tenant = await env.scratch(`mt_t${i}`, 1);
+      // The harness's connection to a tenant closes right after use (see waitDrained).
+      tenant.pool.options.idleTimeoutMillis = 200;
+      tenants.push(tenant);
+    }
     scratches.push(...tenants);
     const names = tenants.map((t) => new URL(t.databaseUrl).pathname.slice(1));
     const relay = await startRelay(
-      { databaseUrl: control.databaseUrl, mongoUrl, mongoDb: 'unused', id: 'bench-mt', args: ['--multi-tenant'], pollIntervalMs: 1000, env: { OUTBOX_RELAY_HEARTBEAT_MS: String(s.heartbeatMs) } },
+      { databaseUrl: control.databaseUrl, mongoUrl, mongoDb: 'unused', id: 'bench-mt', args: ['--multi-tenant'], pollIntervalMs: 1000, env: { OUTBOX_RELAY_HEARTBEAT_MS: String(s.heartbeatMs), OUTBOX_RELAY_TENANT_POOL_SIZE: String(TENANT_POOL_SIZE) } },
       120_000,
     );
     try {
       // 1. idle: RSS with no tenant, then N tenants registered and picked up at the next heartbeat.
       await sleep(2000);
+      let cpu0 = processCpuSeconds(relay.pid) ?? 0;
+      await sleep((s.idleSeconds / 2) * 1000);
+      const baseCpuPercent = round((((processCpuSeconds(relay.pid) ?? 0) - cpu0) / (s.idleSeconds / 2)) * 100, 2);
       const rssBase = rssMiB(relay.pid) ?? 0;
       for (const [i, t] of tenants.entries()) {
         await control.pool.query('INSERT INTO outbox_tenant (id, database_url, mongo_db) VALUES ($1, $2, $3)', [`t${i}`, t.databaseUrl, t.mongoDbName]);
@@ -125,21 +170,23 @@ export async function runMultiTenantBench(options: { databaseUrl: string; mongoU
         await sleep(200);
       }
       await sleep(s.heartbeatMs + 1000);
-      let cpu0 = processCpuSeconds(relay.pid) ?? 0;
+      cpu0 = processCpuSeconds(relay.pid) ?? 0;
       const idleConnections = await sampleConnections(control.pool, names, s.idleSeconds);
       const idleCpuPercent = round((((processCpuSeconds(relay.pid) ?? 0) - cpu0) / s.idleSeconds) * 100, 2);
       const rssPerTenant = round(((rssMiB(relay.pid) ?? 0) - rssBase) / s.tenants, 2);
       const connectMs = await connectCostMs((tenants[0] as Scratch).databaseUrl, 20);
       log(
-        `idle (cold): ${s.tenants} tenants, relay CPU ${idleCpuPercent}% of a core, RSS ${round(rssBase)} MiB + ${rssPerTenant} MiB per tenant, ` +
+        `idle (cold): ${s.tenants} tenants, relay CPU ${idleCpuPercent}% of a core (${baseCpuPercent}% with no tenant), RSS ${round(rssBase)} MiB + ${rssPerTenant} MiB per tenant, ` +
           `pool connections per tenant mean ${idleConnections.poolMean} (max ${idleConnections.poolMax} in all), LISTEN ${idleConnections.listenMean}; a connect + query costs ${connectMs} ms`,
       );
 
       // 2. drain: spread vs one tenant, same total; in between, every tenant is hot.
       const per = Math.floor(s.backlog / s.tenants);
       await Promise.all(tenants.map((t, i) => seedBacklog(t.pool, per, `spread-${i}-`)));
+      const peak = trackPeakConnections(control.pool, names);
       let t0 = performance.now();
       await waitDrained(tenants, 600_000);
+      const peakBusyConnections = await peak.stop();
       const spreadEventsPerSecond = round((per * s.tenants) / ((performance.now() - t0) / 1000));
       cpu0 = processCpuSeconds(relay.pid) ?? 0;
       const hotConnections = await sampleConnections(control.pool, names, s.hotSeconds);
@@ -150,7 +197,7 @@ export async function runMultiTenantBench(options: { databaseUrl: string; mongoU
       await waitDrained(tenants, 600_000);
       const singleEventsPerSecond = round((per * s.tenants) / ((performance.now() - t0) / 1000));
       const ratio = round(spreadEventsPerSecond / singleEventsPerSecond, 2);
-      log(`drain ${per * s.tenants} events: ${s.tenants} busy tenants ${spreadEventsPerSecond} events/s, one tenant ${singleEventsPerSecond} events/s (ratio ${ratio})`);
+      log(`drain ${per * s.tenants} events: ${s.tenants} busy tenants ${spreadEventsPerSecond} events/s (peak ${peakBusyConnections} relay connections), one tenant ${singleEventsPerSecond} events/s (ratio ${ratio})`);
 
       // 3. fairness: the small tenant's first event (cold, or hot if the single drain was short), then the window.
       const big = tenants[0] as Scratch;
@@ -189,6 +236,7 @@ export async function runMultiTenantBench(options: { databaseUrl: string; mongoU
         idle: {
           seconds: s.idleSeconds,
           cpuPercentOfCore: idleCpuPercent,
+          cpuPercentNoTenant: baseCpuPercent,
           rssMiBBase: round(rssBase),
           rssMiBPerTenant: rssPerTenant,
           connectionsPerTenant: round(idleConnections.poolMean + idleConnections.listenMean, 3),
@@ -197,7 +245,7 @@ export async function runMultiTenantBench(options: { databaseUrl: string; mongoU
           connectMs,
         },
         hot: { seconds: s.hotSeconds, cpuPercentOfCore: hotCpuPercent, connectionsPerTenant: round(hotConnections.poolMean + hotConnections.listenMean, 3), listenPerTenant: hotConnections.listenMean },
-        drain: { events: per * s.tenants, spreadEventsPerSecond, singleEventsPerSecond, ratio },
+        drain: { events: per * s.tenants, peakConnections: peakBusyConnections, spreadEventsPerSecond, singleEventsPerSecond, ratio },
         fairness,
       };
       const { out } = options;
@@ -206,16 +254,16 @@ export async function runMultiTenantBench(options: { databaseUrl: string; mongoU
       const md = [
         `# Multi-tenant relay (${mode}, ${result.at})`,
         '',
-        `${s.tenants} tenants on one \`run --multi-tenant\` process; heartbeat ${s.heartbeatMs} ms (a cold tenant's check), poll interval 1000 ms, default pool and hot/cold settings.`,
+        `${s.tenants} tenants on one \`run --multi-tenant\` process; heartbeat ${s.heartbeatMs} ms (a cold tenant's check), poll interval 1000 ms, OUTBOX_RELAY_TENANT_POOL_SIZE=${TENANT_POOL_SIZE} (default 3: 20 busy tenants would hold 80 connections of this shared server's 100), default hot/cold settings.`,
         '',
         '| figure | value |',
         '|---|---|',
-        `| idle (cold): relay CPU with ${s.tenants} idle tenants | ${idleCpuPercent}% of one core |`,
+        `| idle (cold): relay CPU with ${s.tenants} idle tenants (with none) | ${idleCpuPercent}% (${baseCpuPercent}%) of one core |`,
         `| idle (cold): PostgreSQL connections per tenant, mean over ${s.idleSeconds} s (pool + LISTEN) | ${result.idle.connectionsPerTenant} (max ${idleConnections.poolMax} open at once for all ${s.tenants}; LISTEN ${idleConnections.listenMean}) |`,
         `| idle (cold): one connect + query + disconnect, paid once per heartbeat per cold tenant | ${connectMs} ms |`,
         `| relay RSS with no tenant, and per tenant added | ${round(rssBase)} MiB + ${rssPerTenant} MiB |`,
         `| idle (hot, just drained): relay CPU / connections per tenant (pool + LISTEN) | ${hotCpuPercent}% of one core / ${result.hot.connectionsPerTenant} (LISTEN ${hotConnections.listenMean}) |`,
-        `| drain ${per * s.tenants} events over ${s.tenants} tenants | ${spreadEventsPerSecond} events/s |`,
+        `| drain ${per * s.tenants} events over ${s.tenants} tenants (most relay connections at once) | ${spreadEventsPerSecond} events/s (${peakBusyConnections}) |`,
         `| drain ${per * s.tenants} events in one tenant | ${singleEventsPerSecond} events/s |`,
         `| ratio spread / one | ${ratio} |`,
         `| first event of a quiet tenant (${firstEventFound}${firstEventFound === 'cold' ? ': found by its once-per-heartbeat check' : ': it was still hot'}) | ${coldFirstEventMs} ms |`,
