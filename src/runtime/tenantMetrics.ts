@@ -20,14 +20,13 @@ export function registerTenantMetrics(registry: Registry, tenants: () => TenantV
     async collect() {
       this.reset();
       const all = tenants();
-      const label = (id: string) => labels.of(id);
       const lags = await Promise.all(
         all.map(async (t) => (t.parts ? await readLag({ $client: t.parts.pool }).catch((): OutboxLag | undefined => undefined) : undefined)),
       );
       const sums = new Map<string, number>();
       all.forEach((t, i) => {
         const lag = lags[i];
-        if (lag) sums.set(label(t.id), (sums.get(label(t.id)) ?? 0) + lag.pendingCount);
+        if (lag) sums.set(labels.of(t.id), (sums.get(labels.of(t.id)) ?? 0) + lag.pendingCount);
       });
       for (const [tenant, value] of sums) this.set({ tenant }, value);
     },
@@ -51,8 +50,7 @@ export function registerTenantMetrics(registry: Registry, tenants: () => TenantV
     collect() {
       this.reset();
       const all = tenants();
-      const label = (id: string) => labels.of(id);
-      for (const t of all) this.inc({ tenant: label(t.id) }, t.healthy ? 0 : 1);
+      for (const t of all) this.inc({ tenant: labels.of(t.id) }, t.healthy ? 0 : 1);
     },
   });
 }
