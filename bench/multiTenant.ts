@@ -45,6 +45,11 @@ const SETTINGS = {
  * = 100, other users' tests) can give; with 2, 60.
  */
 const TENANT_POOL_SIZE = 2;
+/**
+ * Tenants cool down 3 heartbeats after their last work (default 12): the single-tenant
+ * drain starts once the 20 are cold again, or 20 idle hot tenants would hold 60.
+ */
+const HOT_HEARTBEATS = 3;
 
 async function waitDrained(tenants: readonly Scratch[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -151,7 +156,7 @@ export async function runMultiTenantBench(options: { databaseUrl: string; mongoU
     scratches.push(...tenants);
     const names = tenants.map((t) => new URL(t.databaseUrl).pathname.slice(1));
     const relay = await startRelay(
-      { databaseUrl: control.databaseUrl, mongoUrl, mongoDb: 'unused', id: 'bench-mt', args: ['--multi-tenant'], pollIntervalMs: 1000, env: { OUTBOX_RELAY_HEARTBEAT_MS: String(s.heartbeatMs), OUTBOX_RELAY_TENANT_POOL_SIZE: String(TENANT_POOL_SIZE) } },
+      { databaseUrl: control.databaseUrl, mongoUrl, mongoDb: 'unused', id: 'bench-mt', args: ['--multi-tenant'], pollIntervalMs: 1000, env: { OUTBOX_RELAY_HEARTBEAT_MS: String(s.heartbeatMs), OUTBOX_RELAY_TENANT_POOL_SIZE: String(TENANT_POOL_SIZE), OUTBOX_RELAY_TENANT_HOT_HEARTBEATS: String(HOT_HEARTBEATS) } },
       120_000,
     );
     try {
@@ -192,6 +197,11 @@ export async function runMultiTenantBench(options: { databaseUrl: string; mongoU
       const hotConnections = await sampleConnections(control.pool, names, s.hotSeconds);
       const hotCpuPercent = round((((processCpuSeconds(relay.pid) ?? 0) - cpu0) / s.hotSeconds) * 100, 2);
       log(`idle (hot, just drained): relay CPU ${hotCpuPercent}% of a core, pool connections per tenant ${hotConnections.poolMean}, LISTEN ${hotConnections.listenMean}`);
+      const cooled = Date.now() + (HOT_HEARTBEATS + 4) * s.heartbeatMs;
+      while ((await sampleConnections(control.pool, names, 0.01)).listenMean > 0) {
+        if (Date.now() > cooled) throw new Error('the tenants did not turn cold');
+        await sleep(500);
+      }
       await seedBacklog((tenants[0] as Scratch).pool, per * s.tenants, 'single-');
       t0 = performance.now();
       await waitDrained(tenants, 600_000);
@@ -254,7 +264,7 @@ export async function runMultiTenantBench(options: { databaseUrl: string; mongoU
       const md = [
         `# Multi-tenant relay (${mode}, ${result.at})`,
         '',
-        `${s.tenants} tenants on one \`run --multi-tenant\` process; heartbeat ${s.heartbeatMs} ms (a cold tenant's check), poll interval 1000 ms, OUTBOX_RELAY_TENANT_POOL_SIZE=${TENANT_POOL_SIZE} (default 3: 20 busy tenants would hold 80 connections of this shared server's 100), default hot/cold settings.`,
+        `${s.tenants} tenants on one \`run --multi-tenant\` process; heartbeat ${s.heartbeatMs} ms (a cold tenant's check), poll interval 1000 ms, OUTBOX_RELAY_TENANT_POOL_SIZE=${TENANT_POOL_SIZE} (default 3: 20 busy tenants would hold 80 connections of this shared server's 100), OUTBOX_RELAY_TENANT_HOT_HEARTBEATS=${HOT_HEARTBEATS} (the single-tenant drain starts once the others are cold again).`,
         '',
         '| figure | value |',
         '|---|---|',

@@ -96,6 +96,7 @@ export async function startTenant(deps: TenantSlotDeps, tenant: TenantRecord): P
         metrics: deps.metrics,
         logger,
         gate: deps.gate,
+        spreadTimers: true,
         reconcileMongoDb: mongo.db(tenant.mongoDb),
         ...(wake ? { wake } : {}),
         ...(deps.tracer ? { tracing: { tracer: deps.tracer, mode: config.traceMode, mongoDb: tenant.mongoDb } } : {}),
