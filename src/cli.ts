@@ -300,9 +300,10 @@ async function demoCommand(options: { rate: string; duration?: string; customers
 const RECONCILE_KEYS: SettingKey[] = ['databaseUrl', 'mongoUrl', 'mongoDb', 'poolMode', 'logLevel', 'logFormat'];
 
 async function reconcileCommand(
-  options: { repair?: boolean; repairAhead?: boolean; reason?: string; json?: boolean; check?: string[]; sampleLimit: string; pageSize: string; pendingOlderThan: string } & Record<string, unknown>,
+  options: { repair?: boolean; repairAhead?: boolean; reason?: string; json?: boolean; check?: string[]; sampleLimit: string; pageSize: string; pendingOlderThan: string; allTenants?: boolean } & Record<string, unknown>,
 ): Promise<void> {
-  const config = resolveConfig(process.env, { ...overridesFrom(options, RECONCILE_KEYS), ...(await forTenant(options)) }, ['databaseUrl', 'mongoUrl']);
+  if (options.allTenants && options.tenant !== undefined) throw usage('give --tenant <id> or --all-tenants, not both');
+  const config = resolveConfig(process.env, { ...overridesFrom(options, RECONCILE_KEYS), ...(await forTenant(options)) }, options.allTenants ? [] : ['databaseUrl', 'mongoUrl']);
   if (options.repairAhead && !options.repair) throw usage('--repair-ahead needs --repair');
   const checks = options.check ?? [...CHECK_NAMES];
   const unknown = checks.filter((c) => !(CHECK_NAMES as readonly string[]).includes(c));
@@ -312,34 +313,25 @@ async function reconcileCommand(
     if (!Number.isInteger(value) || value < 1) throw usage(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} takes a whole number ≥ 1`);
   }
   const logger = loggerFor(config);
-  const [{ MongoClient }, { reconcile }, { formatReport }, { reconcileExitCode }, { createDb, createPool }, { recordReconcileRun }] = await Promise.all([
-    import('mongodb'),
-    import('./reconcile/reconcile.ts'),
+  const run = { checks: checks as CheckName[], repair: options.repair === true, repairAhead: options.repairAhead === true, ...numbers, actor: cliActor(), reason: options.reason?.trim() || null };
+  if (options.allTenants) {
+    const { reconcileAllTenants } = await import('./tenants/reconcileAllTenants.ts');
+    const exitCode = await reconcileAllTenants(options, (o) => overridesFrom(o, TENANT_KEYS), { run, poolMode: config.poolMode, json: options.json === true, logger, scrub: scrubber(process.argv) });
+    process.exit(exitCode);
+  }
+  const [{ reconcileDatabase }, { formatReport }, { reconcileExitCode }] = await Promise.all([
+    import('./reconcile/reconcileDatabase.ts'),
     import('./reconcile/formatReport.ts'),
     import('./reconcile/reconcileExitCode.ts'),
-    import('./db/client.ts'),
-    import('./reconcile/recordReconcileRun.ts'),
   ]);
-  const pool = createPool(config.databaseUrl, { max: 4, applicationName: 'outbox-relay-reconcile' });
-  const mongo = new MongoClient(config.mongoUrl, { serverSelectionTimeoutMS: 10_000 });
   let exitCode: 0 | 1 | 2;
   try {
-    await mongo.connect();
-    const db = createDb(pool);
-    if (options.repair) {
-      // A repair changes data: recorded before it runs (a failed run was still attempted).
-      const { recordAudit } = await import('./control/recordAudit.ts');
-      await recordAudit(pool, { actor: cliActor(), action: 'repair', target: 'reconcile --repair', reason: options.reason?.trim() || null, details: { checks } });
-    }
-    const report = await reconcile({ db, mongoDb: mongo.db(config.mongoDb), logger }, { checks: checks as CheckName[], repair: options.repair === true, repairAhead: options.repairAhead === true, poolMode: config.poolMode, ...numbers });
-    await recordReconcileRun(db, report, 'cli').catch((error: unknown) => logger.warn({ err: error }, 'could not record the reconcile run'));
+    const report = await reconcileDatabase({ databaseUrl: config.databaseUrl, mongoUrl: config.mongoUrl, mongoDb: config.mongoDb, poolMode: config.poolMode }, run, logger);
     console.log(options.json ? JSON.stringify(report, null, 2) : formatReport(report));
     exitCode = reconcileExitCode({ report });
   } catch (error) {
     console.error(scrubber(process.argv)(`outbox-relay: reconcile could not run: ${error instanceof Error ? error.message : String(error)}`));
     exitCode = reconcileExitCode({ error });
-  } finally {
-    await Promise.allSettled([pool.end(), mongo.close()]);
   }
   process.exit(exitCode);
 }
@@ -494,7 +486,8 @@ export function buildProgram(scrub: (text: string) => string = (text) => text): 
       .option('--sample-limit <n>', 'offending ids shown per check', '20')
       .option('--page-size <n>', 'rows per page', '1000')
       .option('--pending-older-than <seconds>', 'outbox-health: pending events older than this are a problem', '300')
-      .option('--tenant <id>', "a registered tenant's databases"),
+      .option('--tenant <id>', "a registered tenant's databases")
+      .option('--all-tenants', 'every registered tenant, one after another, each against its own databases: a summary per tenant; exit 0 all agree, 1 any drift, 2 any tenant could not be reconciled (the others still run)'),
     [...RECONCILE_KEYS, 'controlDatabaseUrl'],
   ).action(reconcileCommand);
   for (const verb of ['pause', 'resume'] as const) {

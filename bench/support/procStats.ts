@@ -34,6 +34,12 @@ export function peakRssMiB(pid: number): number | undefined {
   return match ? Number(match[1]) / 1024 : undefined;
 }
 
+/** Resident set now (VmRSS) in MiB. */
+export function rssMiB(pid: number): number | undefined {
+  const match = /VmRSS:\s+(\d+) kB/.exec(read(`/proc/${pid}/status`) ?? '');
+  return match ? Number(match[1]) / 1024 : undefined;
+}
+
 /** Sum of CPU seconds of every process whose command is `name` (e.g. postgres). */
 export function cpuSecondsByCommand(name: string): number {
   let total = 0;

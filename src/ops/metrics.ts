@@ -44,6 +44,13 @@ export interface RelayMetricsOptions {
    * N times a second for nobody. Concurrent collections share one read.
    */
   sampleLag?: () => Promise<LagSample>;
+  /**
+   * Multi-tenant: the delivery counters and the commit→applied histogram also
+   * carry a `tenant` label; each tenant records through its own view of them
+   * (tenantDeliveryMetrics.ts). Off in single-tenant mode, whose names and
+   * labels stay as they are.
+   */
+  perTenant?: boolean;
 }
 
 /** Seconds; see commitToApplied. */
@@ -57,11 +64,12 @@ export function createRelayMetrics(options: RelayMetricsOptions = {}): RelayMetr
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const lag = sharedLagReader(options.sampleLag);
+  const tenant = options.perTenant ? ['tenant'] : [];
   const metrics: RelayMetrics = {
     registry,
-    delivered: new Counter({ name: 'outbox_relay_events_delivered_total', help: 'Events applied to MongoDB and marked delivered by this relay.', registers }),
-    failed: new Counter({ name: 'outbox_relay_events_failed_total', help: 'Event attempts that failed permanently for that event (it retries with backoff).', labelNames: ['kind'], registers }),
-    dead: new Counter({ name: 'outbox_relay_events_dead_total', help: 'Events this relay parked as dead after max attempts.', registers }),
+    delivered: new Counter({ name: 'outbox_relay_events_delivered_total', help: 'Events applied to MongoDB and marked delivered by this relay.', labelNames: tenant, registers }),
+    failed: new Counter({ name: 'outbox_relay_events_failed_total', help: 'Event attempts that failed permanently for that event (it retries with backoff).', labelNames: ['kind', ...tenant], registers }),
+    dead: new Counter({ name: 'outbox_relay_events_dead_total', help: 'Events this relay parked as dead after max attempts.', labelNames: tenant, registers }),
     missedNotifications: new Counter({ name: 'outbox_relay_missed_notifications_total', help: 'Polls of an idle relay that found work older than a poll interval (a NOTIFY did not wake it).', registers }),
     sinkUnavailable: new Counter({ name: 'outbox_relay_sink_unavailable_total', help: 'Batches released because MongoDB stayed unavailable through the retries.', registers }),
     claims: new Counter({ name: 'outbox_relay_claims_total', help: 'Non-empty batches claimed.', registers }),
@@ -82,14 +90,15 @@ export function createRelayMetrics(options: RelayMetricsOptions = {}): RelayMetr
     commitToApplied: new Histogram({
       name: 'outbox_relay_commit_to_applied_seconds',
       help: 'Time in outbox, per event: from the outbox row being written (created_at) to MongoDB acknowledging it.',
-      labelNames: ['aggregate_type'],
+      labelNames: ['aggregate_type', ...tenant],
       buckets: TIME_IN_OUTBOX_BUCKETS,
       registers,
     }),
   };
   // Export the series at 0 from the start: rate() and increase() miss the
-  // first failure of a series that appears only when it happens.
-  metrics.failed.inc({ kind: 'permanent' }, 0);
+  // first failure of a series that appears only when it happens (per tenant:
+  // when the tenant's view is made).
+  if (!options.perTenant) metrics.failed.inc({ kind: 'permanent' }, 0);
   metrics.paused.set({ scope: '*' }, 0);
   return metrics;
 }

@@ -4,14 +4,17 @@ import type { RelayConfig } from '../config.ts';
 import { createPool } from '../db/pool.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { createRelayMetrics, type RelayMetrics } from '../ops/metrics.ts';
+import { tenantDeliveryMetrics } from '../ops/tenantDeliveryMetrics.ts';
 import { startOpsServer } from '../ops/opsServer.ts';
 import { listTenants } from '../tenants/listTenants.ts';
 import { beatReplica, leaveReplicas, planLeases, releaseLeases, type LeasePlan } from '../tenants/tenantLeases.ts';
 import type { TenantRecord } from '../tenants/tenantTypes.ts';
 import { createFairGate } from './fairGate.ts';
 import { createMongoClient } from './openMongo.ts';
+import { createTenantLabels } from './tenantLabels.ts';
 import { registerTenantMetrics } from './tenantMetrics.ts';
 import { scrub, startTenant, stopTenant, type TenantParts } from './tenantSlot.ts';
+import type { Temperature } from './tenantTemperature.ts';
 
 export type TenantState =
   | { status: 'starting' }
@@ -23,6 +26,8 @@ export interface TenantView {
   status: TenantState['status'];
   healthy: boolean;
   reason?: string;
+  /** While serving: hot (LISTEN, warm pool) or cold (polled once per heartbeat, no held connection). */
+  temperature?: Temperature;
   /** Present while serving: the tenant's own pool, wake source and relay (tests assert they exist). */
   parts?: TenantParts;
 }
@@ -70,8 +75,9 @@ export function createMultiTenantRelay(config: RelayConfig, options: { logger?: 
   const logger = (options.logger ?? silentLogger).child({ component: 'relay', relayId: config.relayId, mode: 'multi-tenant' });
   const env = options.env ?? process.env;
   const control = createPool(config.controlDatabaseUrl, { max: 2, applicationName: `outbox-relay-control:${config.relayId}`.slice(0, 63) });
-  const metrics = createRelayMetrics();
-  registerTenantMetrics(metrics.registry, () => [...slots].map(([id, slot]) => view(id, slot)), config.tenantMetricsCap);
+  const metrics = createRelayMetrics({ perTenant: true });
+  const labels = createTenantLabels(config.tenantMetricsCap);
+  registerTenantMetrics(metrics.registry, () => [...slots].map(([id, slot]) => view(id, slot)), labels);
   const gate = createFairGate(Math.max(2, config.concurrency * 2));
   const mongoClients = new Map<string, Promise<MongoClient>>();
   const slots = new Map<string, Slot>();
@@ -96,13 +102,24 @@ export function createMultiTenantRelay(config: RelayConfig, options: { logger?: 
     return client;
   };
 
-  const slotDeps = { config, env, metrics, logger, mongoClient, ...(options.tracer ? { tracer: options.tracer } : {}) };
+  // One view per tenant, made once: its label is fixed at its first start (tenantLabels.ts).
+  const tenantViews = new Map<string, RelayMetrics>();
+  const tenantMetricsOf = (id: string): RelayMetrics => {
+    let scoped = tenantViews.get(id);
+    if (!scoped) {
+      scoped = tenantDeliveryMetrics(metrics, labels.of(id));
+      tenantViews.set(id, scoped);
+    }
+    return scoped;
+  };
+
+  const slotDeps = { config, env, logger, mongoClient, ...(options.tracer ? { tracer: options.tracer } : {}) };
 
   const launch = (slot: Slot) => {
     const failures = slot.state.status === 'unhealthy' ? slot.state.failures : 0;
     slot.state = { status: 'starting' };
     slot.busy = (async () => {
-      const outcome = await startTenant({ ...slotDeps, gate: gate.forTenant(slot.record.id, slot.record.weight) }, slot.record);
+      const outcome = await startTenant({ ...slotDeps, metrics: tenantMetricsOf(slot.record.id), gate: gate.forTenant(slot.record.id, slot.record.weight) }, slot.record);
       if (outcome.ok) {
         if (stopped || slots.get(slot.record.id) !== slot) {
           await stopTenant(outcome.parts);
@@ -131,7 +148,7 @@ export function createMultiTenantRelay(config: RelayConfig, options: { logger?: 
     if (state.status === 'serving') {
       const { relay } = state.parts;
       const healthy = relay.postgresHealthy() && relay.drainer.healthy();
-      return { id, status: 'serving', healthy, parts: state.parts, ...(healthy ? {} : { reason: relay.postgresHealthy() ? 'delivering is failing (backing off)' : 'PostgreSQL heartbeat failing' }) };
+      return { id, status: 'serving', healthy, temperature: state.parts.temperature.current(), parts: state.parts, ...(healthy ? {} : { reason: relay.postgresHealthy() ? 'delivering is failing (backing off)' : 'PostgreSQL heartbeat failing' }) };
     }
     if (state.status === 'unhealthy') return { id, status: 'unhealthy', healthy: false, reason: state.reason };
     return { id, status: 'starting', healthy: false, reason: 'starting' };

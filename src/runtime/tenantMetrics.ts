@@ -2,21 +2,16 @@ import { Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { readLag, type OutboxLag } from '../outbox/readLag.ts';
 import type { TenantView } from './multiTenantRelay.ts';
-
-/** The label a tenant's series carry beyond the cap. */
-export const OTHER_TENANTS = '_other';
+import type { TenantLabels } from './tenantLabels.ts';
 
 /**
  * Per-tenant gauges, read at scrape time: pending events and health by
- * tenant. Label cardinality is capped: the first `cap` tenants by id get their
- * own `tenant` label, the rest are summed under tenant="_other", so a fleet of
- * thousands of tenants cannot blow up the time-series database.
+ * tenant. Label cardinality is capped (tenantLabels.ts, the same labels as
+ * the delivery counters): tenants beyond the cap are summed under
+ * tenant="_other", so a fleet of thousands of tenants cannot blow up the
+ * time-series database.
  */
-export function registerTenantMetrics(registry: Registry, tenants: () => TenantView[], cap: number): void {
-  const labelOf = (all: TenantView[]) => {
-    const named = new Set(all.map((t) => t.id).sort().slice(0, cap));
-    return (id: string) => (named.has(id) ? id : OTHER_TENANTS);
-  };
+export function registerTenantMetrics(registry: Registry, tenants: () => TenantView[], labels: TenantLabels): void {
   new Gauge({
     name: 'outbox_relay_tenant_pending_events',
     help: 'Pending events per tenant served by this relay (read from each tenant\'s outbox_lag at scrape time); tenants beyond OUTBOX_RELAY_TENANT_METRICS_CAP summed under tenant="_other".',
@@ -25,16 +20,26 @@ export function registerTenantMetrics(registry: Registry, tenants: () => TenantV
     async collect() {
       this.reset();
       const all = tenants();
-      const label = labelOf(all);
       const lags = await Promise.all(
         all.map(async (t) => (t.parts ? await readLag({ $client: t.parts.pool }).catch((): OutboxLag | undefined => undefined) : undefined)),
       );
       const sums = new Map<string, number>();
       all.forEach((t, i) => {
         const lag = lags[i];
-        if (lag) sums.set(label(t.id), (sums.get(label(t.id)) ?? 0) + lag.pendingCount);
+        if (lag) sums.set(labels.of(t.id), (sums.get(labels.of(t.id)) ?? 0) + lag.pendingCount);
       });
       for (const [tenant, value] of sums) this.set({ tenant }, value);
+    },
+  });
+  new Gauge({
+    name: 'outbox_relay_tenants',
+    help: 'Tenants this relay serves, by temperature: hot (LISTEN, warm pool) or cold (no held connection, checked once per heartbeat). No tenant label: the count sizes connections.',
+    labelNames: ['temperature'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const all = tenants();
+      for (const temperature of ['hot', 'cold'] as const) this.set({ temperature }, all.filter((t) => t.temperature === temperature).length);
     },
   });
   new Gauge({
@@ -45,8 +50,7 @@ export function registerTenantMetrics(registry: Registry, tenants: () => TenantV
     collect() {
       this.reset();
       const all = tenants();
-      const label = labelOf(all);
-      for (const t of all) this.inc({ tenant: label(t.id) }, t.healthy ? 0 : 1);
+      for (const t of all) this.inc({ tenant: labels.of(t.id) }, t.healthy ? 0 : 1);
     },
   });
 }

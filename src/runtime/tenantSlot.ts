@@ -11,12 +11,15 @@ import type { WakeSource } from '../relay/wakeSource.ts';
 import { createMongoSink } from '../sink/mongoSink.ts';
 import { resolveTenantUrls } from '../tenants/resolveTenantUrls.ts';
 import type { TenantRecord } from '../tenants/tenantTypes.ts';
+import { keepTemperature, noticingWork, type TenantTemperature } from './tenantTemperature.ts';
 
 /** One served tenant's own parts: nothing in here is shared with another tenant but the MongoDB client of an identical URL. */
 export interface TenantParts {
   pool: pg.Pool;
   wake: WakeSource | undefined;
   relay: DatabaseRelay;
+  /** Hot (LISTEN, warm pool) or cold (no held connection, polled per heartbeat): tenantTemperature.ts. */
+  temperature: TenantTemperature;
   mongoDb: string;
 }
 
@@ -67,9 +70,9 @@ export async function startTenant(deps: TenantSlotDeps, tenant: TenantRecord): P
     } catch (error) {
       return await failed(pool, `MongoDB unreachable: ${scrub(error)}`);
     }
-    const sink = createMongoSink(mongo.db(tenant.mongoDb), { retries: config.sinkRetries, logger: logger.child({ component: 'sink' }) });
+    const mongoSink = createMongoSink(mongo.db(tenant.mongoDb), { retries: config.sinkRetries, logger: logger.child({ component: 'sink' }) });
     try {
-      await sink.prepare(KNOWN_AGGREGATE_TYPES);
+      await mongoSink.prepare(KNOWN_AGGREGATE_TYPES);
     } catch (error) {
       return await failed(pool, `MongoDB unreachable: ${scrub(error)}`);
     }
@@ -83,6 +86,9 @@ export async function startTenant(deps: TenantSlotDeps, tenant: TenantRecord): P
           onReconnect: () => deps.metrics.listenerReconnects.inc(),
         })
       : undefined;
+    // A claimed batch reaching the sink is what makes a tenant hot.
+    let temperature: TenantTemperature | undefined;
+    const sink = noticingWork(mongoSink, () => temperature?.noteWork());
     const relay = createDatabaseRelay(
       {
         db,
@@ -90,19 +96,22 @@ export async function startTenant(deps: TenantSlotDeps, tenant: TenantRecord): P
         metrics: deps.metrics,
         logger,
         gate: deps.gate,
+        spreadTimers: true,
         reconcileMongoDb: mongo.db(tenant.mongoDb),
         ...(wake ? { wake } : {}),
         ...(deps.tracer ? { tracing: { tracer: deps.tracer, mode: config.traceMode, mongoDb: tenant.mongoDb } } : {}),
       },
       { ...config, expectNotifications: config.listen },
     );
+    temperature = keepTemperature({ relay, pool }, { heartbeatMs: config.heartbeatMs, hotHeartbeats: config.tenantHotHeartbeats, poolSize: config.tenantPoolSize }, logger);
     try {
       await relay.start();
     } catch (error) {
+      temperature.stop();
       await relay.stop().catch(() => {});
       return await failed(pool, `could not start: ${scrub(error)}`);
     }
-    return { ok: true, parts: { pool, wake, relay, mongoDb: tenant.mongoDb } };
+    return { ok: true, parts: { pool, wake, relay, temperature, mongoDb: tenant.mongoDb } };
   } catch (error) {
     return await failed(pool, scrub(error));
   }
@@ -115,6 +124,7 @@ async function failed(pool: pg.Pool, reason: string): Promise<TenantStart> {
 
 /** Stop serving: release claims, stop the listener, close the tenant's pool. */
 export async function stopTenant(parts: TenantParts): Promise<void> {
+  parts.temperature.stop();
   await parts.relay.stop().catch(() => {});
   await parts.pool.end().catch(() => {});
 }

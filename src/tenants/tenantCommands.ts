@@ -9,16 +9,16 @@ import { resolveConfig, type ConfigOverrides } from '../config.ts';
 import { ConfigError, ValidationError } from '../errors.ts';
 import { describeUrl, resolveTenantUrls } from './resolveTenantUrls.ts';
 
-type Overrides = (options: Record<string, unknown>) => ConfigOverrides;
+export type Overrides = (options: Record<string, unknown>) => ConfigOverrides;
 type AddFlags = (command: Command, withDatabaseUrl: boolean) => Command;
 
-function controlUrl(options: Record<string, unknown>, overrides: Overrides): { controlDatabaseUrl: string; mongoUrl: string | undefined } {
+export function controlUrl(options: Record<string, unknown>, overrides: Overrides): { controlDatabaseUrl: string; mongoUrl: string | undefined } {
   const config = resolveConfig(process.env, overrides(options), []);
   if (!config.controlDatabaseUrl) throw new ConfigError('OUTBOX_RELAY_CONTROL_DATABASE_URL', 'is required (or DATABASE_URL): the database holding the tenant registry');
   return { controlDatabaseUrl: config.controlDatabaseUrl, mongoUrl: config.mongoUrl };
 }
 
-async function withControl<T>(url: string, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
+export async function withControl<T>(url: string, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
   const { createPool } = await import('../db/pool.ts');
   const pool = createPool(url, { max: 2, applicationName: 'outbox-relay-cli' });
   try {

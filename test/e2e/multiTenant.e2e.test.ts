@@ -94,7 +94,10 @@ describe('run --multi-tenant', () => {
     expect((await cli(['tenant', 'resume', 't2'])).code).toBe(0);
     await waitFor(() => delivered(1, 'paused'), { timeoutMs: 30_000, message: 'the resumed tenant delivered' });
 
-    expect(await relayConnections(2)).toBeGreaterThan(0);
+    // t3 has been idle, so it is cold and may hold no connection: an event turns it hot (LISTEN connection open).
+    await post(2, 'before-remove');
+    await waitFor(() => delivered(2, 'before-remove'), { timeoutMs: 30_000 });
+    await waitFor(async () => (await relayConnections(2)) > 0, { timeoutMs: 10_000, message: 'the hot tenant holds connections' });
     expect((await cli(['tenant', 'remove', 't3'])).code).toBe(0);
     await waitFor(async () => (await relayConnections(2)) === 0, { timeoutMs: 30_000, message: "the removed tenant's connections closed" });
     await post(2, 'after-remove');

@@ -9,13 +9,17 @@ import { describe, expect, inject, it } from 'vitest';
 import { runMultiTenantBench } from '../../bench/multiTenant.ts';
 
 describe('multi-tenant bench (tiny)', () => {
-  it('measures idle cost per tenant, spread vs single-tenant drain and the fairness figure', { timeout: 300_000 }, async () => {
+  it('measures idle (cold) and hot cost per tenant, spread vs single-tenant drain and the fairness figure', { timeout: 300_000 }, async () => {
     const { databaseUrl, mongoUrl } = inject('services');
     const out = mkdtempSync(join(tmpdir(), 'mt-bench-'));
     try {
       const result = await runMultiTenantBench({ databaseUrl, mongoUrl, mode: 'tiny', out, log: () => {} });
       expect(result.tenants).toBe(4);
-      expect(result.idle.connectionsPerTenant).toBeGreaterThan(0);
+      // Idle tenants are cold: no LISTEN, less than one pool connection on average; hot ones listen.
+      expect(result.idle.listenPerTenant).toBe(0);
+      expect(result.idle.connectionsPerTenant).toBeLessThan(1);
+      expect(result.hot.listenPerTenant).toBeGreaterThan(0);
+      expect(result.idle.rssMiBBase).toBeGreaterThan(0);
       expect(result.drain.spreadEventsPerSecond).toBeGreaterThan(0);
       expect(result.drain.singleEventsPerSecond).toBeGreaterThan(0);
       expect(result.fairness.events).toBeGreaterThan(0);

@@ -51,7 +51,10 @@ describe('multi-tenant relay', () => {
     expect(a?.wake).not.toBe(b?.wake);
     expect(a?.relay.drainer).not.toBe(b?.relay.drainer);
     expect([a?.mongoDb, b?.mongoDb]).toEqual([big.mongoDbName, small.mongoDbName]);
-    // Each pool is bounded by OUTBOX_RELAY_TENANT_POOL_SIZE.
+    // Each pool is bounded: one connection while the tenant is cold (both are idle), OUTBOX_RELAY_TENANT_POOL_SIZE once hot.
+    expect(views.map((v) => v.temperature)).toEqual(['cold', 'cold']);
+    expect(a?.pool.options.max).toBe(1);
+    a?.temperature.noteWork();
     expect(a?.pool.options.max).toBe(3);
   });
 
