@@ -102,7 +102,8 @@ UPDATE outbox
  WHERE id = ANY(ARRAY(SELECT id FROM picked UNION ALL SELECT id FROM siblings))
 RETURNING id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts, trace_context`;
 
-interface ClaimedRow {
+/** A claimed outbox row as the claim statements return it (claimBatch, and rebuild's claim). */
+export interface ClaimedRow {
   id: string;
   event_id: string;
   aggregate_type: string;
@@ -129,7 +130,7 @@ export async function claimBatch(db: SqlDb, options: { relayId: string; batchSiz
   return rows.map(toEvent).sort((a, b) => a.id - b.id);
 }
 
-function toEvent(row: ClaimedRow): OutboxEvent {
+export function toEvent(row: ClaimedRow): OutboxEvent {
   return {
     id: Number(row.id),
     eventId: row.event_id,

@@ -1,4 +1,5 @@
 import type { SqlDb } from '../db/pool.ts';
+import { toEvent, type ClaimedRow } from '../outbox/claimBatch.ts';
 import type { OutboxEvent } from '../types.ts';
 import { REBUILD_EVENT_TYPE } from './rebuildTypes.ts';
 
@@ -40,7 +41,7 @@ WITH free AS MATERIALIZED (
   INSERT INTO outbox (event_id, aggregate_type, aggregate_id, version, event_type, payload, claimed_by, claimed_until)
   SELECT gen_random_uuid(), $1, aggregate_id, version, '${REBUILD_EVENT_TYPE}', NULL, $4, now() + $5::float8 * interval '1 millisecond'
     FROM taken
-  RETURNING id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts
+  RETURNING id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts, trace_context
 ), siblings AS (
   UPDATE outbox
      SET claimed_by = $4, claimed_until = now() + $5::float8 * interval '1 millisecond'
@@ -51,21 +52,9 @@ WITH free AS MATERIALIZED (
                    WHERE s.aggregate_type = $1 AND s.aggregate_id = t.aggregate_id AND s.status = 'pending'
                      AND s.available_at <= now() AND (s.claimed_until IS NULL OR s.claimed_until < now() OR s.claimed_by = $4)
                      FOR UPDATE SKIP LOCKED) s))
-  RETURNING id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts
+  RETURNING id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts, trace_context
 )
 SELECT * FROM inserted UNION ALL SELECT * FROM siblings`;
-
-interface Row {
-  id: string;
-  event_id: string;
-  aggregate_type: string;
-  aggregate_id: string;
-  version: number;
-  event_type: string;
-  payload: OutboxEvent['payload'];
-  created_at: Date;
-  attempts: number;
-}
 
 /** Claim `entities` of one type for `claimerId`; returns the events to deliver (ours and the siblings) in id order. */
 export async function claimForRebuild(
@@ -73,24 +62,12 @@ export async function claimForRebuild(
   options: { claimerId: string; aggregateType: string; entities: readonly { id: string; version: number }[]; leaseMs: number },
 ): Promise<OutboxEvent[]> {
   if (options.entities.length === 0) return [];
-  const { rows } = await db.$client.query<Row>(CLAIM_FOR_REBUILD_SQL, [
+  const { rows } = await db.$client.query<ClaimedRow>(CLAIM_FOR_REBUILD_SQL, [
     options.aggregateType,
     options.entities.map((e) => e.id),
     options.entities.map((e) => e.version),
     options.claimerId,
     options.leaseMs,
   ]);
-  return rows
-    .map((r) => ({
-      id: Number(r.id),
-      eventId: r.event_id,
-      aggregateType: r.aggregate_type,
-      aggregateId: r.aggregate_id,
-      version: r.version,
-      eventType: r.event_type,
-      payload: r.payload,
-      createdAt: r.created_at,
-      attempts: r.attempts,
-    }))
-    .sort((a, b) => a.id - b.id);
+  return rows.map(toEvent).sort((a, b) => a.id - b.id);
 }
