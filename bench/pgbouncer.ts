@@ -21,8 +21,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type pg from 'pg';
 import { startPgBouncer } from '../scripts/pgbouncer.ts';
-import { createPool, type SqlDb } from '../src/db/pool.ts';
+import { createPool } from '../src/db/pool.ts';
+import { poolDb } from '../src/db/toSqlDb.ts';
 import { claimBatch } from '../src/outbox/claimBatch.ts';
 import { RESULTS_DIR } from './run.ts';
 import { openBenchEnv, type Scratch } from './support/benchEnv.ts';
@@ -73,10 +75,15 @@ async function claimLatency(): Promise<Record<Strategy, { medianMs: number; p90M
   try {
     await seedBacklog(scratch.pool, 20_000);
     await scratch.pool.query('ANALYZE outbox');
-    const handles: Record<Strategy, SqlDb> = {
-      'named (before)': { $client: createPool(scratch.databaseUrl, { max: 1, applicationName: 'bench-claim-named' }), poolMode: 'session' },
-      'unnamed (now)': { $client: createPool(scratch.databaseUrl, { max: 1, applicationName: 'bench-claim-unnamed' }), poolMode: 'transaction' },
-      'unnamed via PgBouncer': { $client: createPool(through(scratch.databaseUrl), { max: 1, applicationName: 'bench-claim-bouncer' }), poolMode: 'transaction' },
+    const pools: Record<Strategy, pg.Pool> = {
+      'named (before)': createPool(scratch.databaseUrl, { max: 1, applicationName: 'bench-claim-named' }),
+      'unnamed (now)': createPool(scratch.databaseUrl, { max: 1, applicationName: 'bench-claim-unnamed' }),
+      'unnamed via PgBouncer': createPool(through(scratch.databaseUrl), { max: 1, applicationName: 'bench-claim-bouncer' }),
+    };
+    const handles = {
+      'named (before)': poolDb(pools['named (before)'], 'session'),
+      'unnamed (now)': poolDb(pools['unnamed (now)'], 'transaction'),
+      'unnamed via PgBouncer': poolDb(pools['unnamed via PgBouncer'], 'transaction'),
     };
     const strategies = Object.keys(handles) as Strategy[];
     const times: Record<Strategy, number[]> = { 'named (before)': [], 'unnamed (now)': [], 'unnamed via PgBouncer': [] };
@@ -97,7 +104,7 @@ async function claimLatency(): Promise<Record<Strategy, { medianMs: number; p90M
       }
       if (i % 50 === 49) await scratch.pool.query('VACUUM outbox');
     }
-    await Promise.all(Object.values(handles).map((h) => h.$client.end()));
+    await Promise.all(Object.values(pools).map((p) => p.end()));
     return Object.fromEntries(
       strategies.map((s) => [s, { medianMs: round(median(times[s]), 3), p90Ms: round(percentile(times[s], 90), 3), p99Ms: round(percentile(times[s], 99), 3), runs: times[s].length }]),
     ) as Record<Strategy, { medianMs: number; p90Ms: number; p99Ms: number; runs: number }>;

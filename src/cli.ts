@@ -10,7 +10,7 @@ import { ConfigError, OutboxRelayError } from './errors.ts';
 import { createLogger, redactUrl, scrubSecrets, type Logger } from './logger.ts';
 import { CHECK_NAMES, type CheckName } from './reconcile/reconcileTypes.ts';
 
-import type { Db } from './db/client.ts';
+import type { SqlDb } from './db/sqlDb.ts';
 import * as tenantCommands from './tenants/tenantCommands.ts';
 
 // Everything that touches a database loads only in the command that uses it:
@@ -73,11 +73,11 @@ const ALL_KEYS = Object.keys(SETTINGS) as SettingKey[];
 const DB_KEYS: SettingKey[] = ['databaseUrl', 'logLevel', 'logFormat'];
 const TENANT_KEYS: SettingKey[] = ['databaseUrl', 'controlDatabaseUrl', 'logLevel', 'logFormat'];
 
-async function withDb<T>(config: RelayConfig, fn: (db: Db) => Promise<T>): Promise<T> {
-  const { createDb, createPool } = await import('./db/client.ts');
+async function withDb<T>(config: RelayConfig, fn: (db: SqlDb) => Promise<T>): Promise<T> {
+  const [{ createPool }, { poolDb }] = await Promise.all([import('./db/pool.ts'), import('./db/toSqlDb.ts')]);
   const pool = createPool(config.databaseUrl, { max: 2, applicationName: 'outbox-relay-cli' });
   try {
-    return await fn(createDb(pool));
+    return await fn(poolDb(pool, config.poolMode));
   } finally {
     await pool.end();
   }
@@ -232,8 +232,8 @@ async function deadRequeueCommand(eventIds: string[], options: { all?: boolean; 
   const [{ requeueDead }, { recordAudit }] = await Promise.all([import('./outbox/requeueDead.ts'), import('./control/recordAudit.ts')]);
   await withDb(config, async (db) => {
     const result = await requeueDead(db, options.all ? { all: true } : { eventIds }, {
-      alsoInTransaction: (client, requeued) =>
-        recordAudit(client, { actor: cliActor(), action: 'requeue', target: options.all ? 'all dead events' : eventIds.join(','), reason, details: { requeued: requeued.length, eventIds: requeued.slice(0, 1000) } }),
+      alsoInTransaction: (tx, requeued) =>
+        recordAudit(tx, { actor: cliActor(), action: 'requeue', target: options.all ? 'all dead events' : eventIds.join(','), reason, details: { requeued: requeued.length, eventIds: requeued.slice(0, 1000) } }),
     });
     console.log(`requeued ${result.requeued}`);
     if (result.notFound.length > 0) {
@@ -398,7 +398,7 @@ async function rebuildCommand(
   try {
     await mongo.connect();
     const report = await rebuild(
-      { db: { $client: pool }, mongoDb: mongo.db(config.mongoDb), logger },
+      { db: pool, mongoDb: mongo.db(config.mongoDb), logger },
       { ...(options.type ? { types: options.type } : {}), ...(since ? { since } : {}), ...(ids ? { ids } : {}) },
       { batchSize, ...(rate ? { ratePerSecond: rate } : {}), restart: options.restart === true, signal: abort.signal, onProgress },
     );

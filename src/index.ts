@@ -6,13 +6,14 @@
  * listDead, requeueDead, reconcile, rebuild, pauseRelays, resumeRelays, listAudit.
  *
  * Importing it never loads drizzle-orm (a plain-pg writer would pay ~230 MiB
- * of heap for it, src/db/pool.ts); drizzle users get `createDb` and the
+ * of heap for it, src/db/sqlDb.ts); drizzle users get `createDb` and the
  * schema from 'outbox-relay/drizzle'.
  */
 export { createPool } from './db/pool.ts';
 export type { PoolOptions } from './db/pool.ts';
 export type { Db } from './db/client.ts';
-export type { DbLike } from './db/sqlRunner.ts';
+export type { DbLike } from './db/toSqlDb.ts';
+export type { PoolMode, QueryResult, SqlDb, Statement, TransactionOptions } from './db/sqlDb.ts';
 export { runMigrations } from './db/migrate.ts';
 
 export { createBalance } from './ledger/createBalance.ts';

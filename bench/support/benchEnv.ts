@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { cpus, totalmem, type } from 'node:os';
 import { MongoClient, type Db as MongoDb } from 'mongodb';
 import pg from 'pg';
-import { createDb, createPool, type Db } from '../../src/db/client.ts';
+import { createPool } from '../../src/db/pool.ts';
+import type { SqlDb } from '../../src/db/sqlDb.ts';
+import { poolDb } from '../../src/db/toSqlDb.ts';
 import { runMigrations } from '../../src/db/migrate.ts';
 
 function withDatabase(url: string, database: string): string {
@@ -21,7 +23,7 @@ export interface Scratch {
   mongoUrl: string;
   mongoDbName: string;
   pool: pg.Pool;
-  db: Db;
+  db: SqlDb;
   mongoDb: MongoDb;
   drop(): Promise<void>;
 }
@@ -94,7 +96,7 @@ export async function openBenchEnv(databaseUrl: string, mongoUrl: string): Promi
         mongoUrl,
         mongoDbName,
         pool,
-        db: createDb(pool),
+        db: poolDb(pool),
         mongoDb,
         async drop() {
           live.delete(scratch);

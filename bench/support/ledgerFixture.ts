@@ -1,7 +1,7 @@
 /** Accounts for the writer scenarios: many balances that may go negative, so postings rarely contend. */
 import type pg from 'pg';
 import { postTransactionWith } from '../../src/ledger/postTransaction.ts';
-import type { DbLike } from '../../src/db/client.ts';
+import type { DbLike } from '../../src/db/toSqlDb.ts';
 import type { PostingRequest } from '../../src/types.ts';
 import { postWithPayloadEvents } from './payloadPosting.ts';
 

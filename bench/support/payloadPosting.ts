@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import sql, { empty } from 'sql-template-tag';
-import type { DbLike } from '../../src/db/sqlRunner.ts';
+import type { DbLike } from '../../src/db/toSqlDb.ts';
 import { applyEntries } from '../../src/ledger/applyEntries.ts';
 import { findPosting } from '../../src/ledger/findPosting.ts';
 import { lockBalances } from '../../src/ledger/lockBalances.ts';

@@ -5,7 +5,7 @@
  * (its name is the audit log's actor) and a reason.
  */
 import type { IncomingMessage } from 'node:http';
-import type { SqlDb } from '../db/pool.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 import { listDead } from '../outbox/listDead.ts';
 import { requeueDead } from '../outbox/requeueDead.ts';
 import { readLastReconcileRun } from '../reconcile/recordReconcileRun.ts';
@@ -86,8 +86,8 @@ const MUTATIONS: Record<string, Handler> = {
     const body = await readJsonBody(req, requeueBody);
     const target = 'all' in body ? { all: true as const } : { eventIds: body.ids };
     const result = await requeueDead(deps.db, target, {
-      alsoInTransaction: (client, requeued) =>
-        recordAudit(client, {
+      alsoInTransaction: (tx, requeued) =>
+        recordAudit(tx, {
           actor,
           action: 'requeue',
           target: 'all' in body ? 'all dead events' : body.ids.join(','),

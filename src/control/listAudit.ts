@@ -1,4 +1,4 @@
-import type { SqlDb } from '../db/pool.ts';
+import { toSqlDb, type DbLike } from '../db/toSqlDb.ts';
 import type { AuditAction } from './recordAudit.ts';
 
 export interface AuditRecord {
@@ -12,9 +12,10 @@ export interface AuditRecord {
 }
 
 /** The newest audit rows first. */
-export async function listAudit(db: SqlDb, options: { limit: number }): Promise<AuditRecord[]> {
+export async function listAudit(database: DbLike, options: { limit: number }): Promise<AuditRecord[]> {
+  const db = toSqlDb(database);
   if (!Number.isInteger(options.limit) || options.limit < 1) throw new RangeError(`listAudit: limit must be a positive integer (got ${options.limit})`);
-  const { rows } = await db.$client.query<{ id: string; at: Date; actor: string; action: AuditAction; target: string; reason: string | null; details: Record<string, unknown> | null }>(
+  const { rows } = await db.query<{ id: string; at: Date; actor: string; action: AuditAction; target: string; reason: string | null; details: Record<string, unknown> | null }>(
     'SELECT id, at, actor, action, target, reason, details FROM audit_log ORDER BY at DESC, id DESC LIMIT $1',
     [options.limit],
   );

@@ -1,5 +1,4 @@
-import type { SqlDb } from '../db/pool.ts';
-import { withPgTransaction } from '../db/withPgTransaction.ts';
+import { toSqlDb, type DbLike } from '../db/toSqlDb.ts';
 import { scopeOf } from './pauseScope.ts';
 import { recordAudit } from './recordAudit.ts';
 
@@ -9,17 +8,18 @@ import { recordAudit } from './recordAudit.ts';
  * transaction with its audit row. Pausing what is already paused replaces
  * the reason and the actor (the newest word counts) and is audited too.
  */
-export async function pauseRelays(db: SqlDb, request: { type?: string; reason: string; actor: string }): Promise<{ scope: string; wasPaused: boolean }> {
+export async function pauseRelays(database: DbLike, request: { type?: string; reason: string; actor: string }): Promise<{ scope: string; wasPaused: boolean }> {
+  const db = toSqlDb(database);
   const scope = scopeOf(request.type);
-  return withPgTransaction(db.$client, async (client) => {
-    const { rows } = await client.query<{ inserted: boolean }>(
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ inserted: boolean }>(
       `INSERT INTO relay_pause (scope, reason, paused_by) VALUES ($1, $2, $3)
        ON CONFLICT (scope) DO UPDATE SET reason = EXCLUDED.reason, paused_by = EXCLUDED.paused_by, paused_at = now()
        RETURNING (xmax = 0) AS inserted`,
       [scope, request.reason, request.actor],
     );
     const wasPaused = rows[0]?.inserted === false;
-    await recordAudit(client, { actor: request.actor, action: 'pause', target: scope, reason: request.reason, details: { wasPaused } });
+    await recordAudit(tx, { actor: request.actor, action: 'pause', target: scope, reason: request.reason, details: { wasPaused } });
     return { scope, wasPaused };
   });
 }

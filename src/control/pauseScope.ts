@@ -1,8 +1,8 @@
 /**
  * What a pause covers: the whole fleet ('*') or one aggregate type. The type
  * pattern is the writer's (outbox/enqueue.ts AGGREGATE_TYPE_PATTERN), repeated
- * here because enqueue.ts loads drizzle-orm, which the relay must not
- * (db/pool.ts); a unit test keeps the two equal.
+ * here so the relay does not load the writer's module and what it brings
+ * (tracing capture, metadata validation); a unit test keeps the two equal.
  */
 export const FLEET_SCOPE = '*';
 export const PAUSE_TYPE_PATTERN = /^[a-z][a-z0-9_]{0,47}$/;

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db as MongoDb } from 'mongodb';
-import type pg from 'pg';
-import type { SqlDb } from '../db/pool.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 import { tryInLockedTransaction } from '../db/tryInLockedTransaction.ts';
 import { toError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -11,8 +10,8 @@ import { recordAudit } from './recordAudit.ts';
 /**
  * The same key as runReconcileExclusive's RECONCILE_LOCK_KEY (a unit test
  * keeps them equal): periodic, CLI-exclusive and HTTP runs exclude each
- * other. Repeated because that module loads drizzle-orm, which the relay only
- * loads once a run actually starts (db/pool.ts).
+ * other. Repeated because that module brings every reconcile check, which
+ * the relay only loads once a run actually starts.
  */
 export const RECONCILE_LOCK = 7_420_151_002n;
 
@@ -56,11 +55,11 @@ export function createReconcileRunner(deps: {
   let current: { runId: string; startedAt: string; actor: string; repair: boolean } | undefined;
   let inFlight: Promise<unknown> = Promise.resolve();
 
-  const run = async (client: pg.PoolClient, request: ReconcileRequest, runId: string, started: () => void) => {
+  const run = async (tx: SqlDb, request: ReconcileRequest, runId: string, started: () => void) => {
     const startedAt = new Date();
     // On the pool, committed before the 202: a repair's effects (events it
     // enqueues) are never there without their audit row, even if the run dies.
-    await recordAudit(deps.db.$client, {
+    await recordAudit(deps.db, {
       actor: request.actor,
       action: request.repair ? 'repair' : 'reconcile',
       target: `reconcile run ${runId}`,
@@ -71,25 +70,24 @@ export function createReconcileRunner(deps: {
     started();
     const ranBy = `${request.actor} via ${deps.relayId}`.slice(0, 200);
     try {
-      // Loaded on first use: reconcile's checks bring drizzle-orm (db/pool.ts).
-      const [{ createDb }, { reconcile }, { recordReconcileRun }] = await Promise.all([
-        import('../db/client.ts'),
+      // Loaded on first use: a relay that is never asked to reconcile never loads the checks.
+      const [{ reconcile }, { recordReconcileRun }] = await Promise.all([
         import('../reconcile/reconcile.ts'),
         import('../reconcile/recordReconcileRun.ts'),
       ]);
       let report: ReconcileReport;
       try {
         report = await reconcile(
-          { db: createDb(deps.db.$client), mongoDb: await deps.mongoDb(), logger: deps.logger },
+          { db: deps.db, mongoDb: await deps.mongoDb(), logger: deps.logger },
           { repair: request.repair, ...(request.checks ? { checks: request.checks } : {}) },
         );
       } catch (error) {
         const { recordFailedReconcileRun } = await import('../reconcile/recordReconcileRun.ts');
         deps.logger.warn({ err: error, runId }, 'reconcile run failed');
-        await recordFailedReconcileRun(client, { startedAt, ranBy, runId, error: toError(error).message });
+        await recordFailedReconcileRun(tx, { startedAt, ranBy, runId, error: toError(error).message });
         return;
       }
-      await recordReconcileRun(client, report, ranBy, runId);
+      await recordReconcileRun(tx, report, ranBy, runId);
       deps.logger.info({ runId, ok: report.ok, durationMs: report.durationMs }, 'reconcile run finished');
     } catch (error) {
       deps.logger.error({ err: error, runId }, 'could not record the reconcile run');
@@ -107,7 +105,7 @@ export function createReconcileRunner(deps: {
           answered = true;
           resolve({ started: true, runId });
         };
-        inFlight = tryInLockedTransaction(deps.db.$client, RECONCILE_LOCK, (client) => run(client, request, runId, started)).then(
+        inFlight = tryInLockedTransaction(deps.db, RECONCILE_LOCK, (tx) => run(tx, request, runId, started)).then(
           (outcome) => {
             if (!outcome.ran) resolve({ started: false, reason: 'running' });
           },
@@ -121,7 +119,7 @@ export function createReconcileRunner(deps: {
     },
     async running() {
       // A bigint advisory lock shows in pg_locks as (classid, objid) = (high, low) 32 bits, objsubid 1.
-      const { rows } = await deps.db.$client.query<{ held: boolean }>(
+      const { rows } = await deps.db.query<{ held: boolean }>(
         `SELECT EXISTS (SELECT 1 FROM pg_locks
                          WHERE locktype = 'advisory' AND granted AND objsubid = 1
                            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import type { SqlDb } from '../db/sqlDb.ts';
 
 /** The operator actions the audit log records (the table's CHECK lists the same). */
 export const AUDIT_ACTIONS = ['requeue', 'pause', 'resume', 'reconcile', 'repair'] as const;
@@ -14,12 +14,12 @@ export interface AuditEntry {
 }
 
 /**
- * One audit row, on the caller's client: callers pass the client of the
- * transaction that performs the action, so the action and its record commit
+ * One audit row, on the caller's handle: callers pass the transaction that
+ * performs the action, so the action and its record commit
  * or roll back together (nothing is done unrecorded, nothing recorded undone).
  */
-export async function recordAudit(client: pg.PoolClient | pg.Pool, entry: AuditEntry): Promise<void> {
-  await client.query('INSERT INTO audit_log (actor, action, target, reason, details) VALUES ($1, $2, $3, $4, $5)', [
+export async function recordAudit(db: SqlDb, entry: AuditEntry): Promise<void> {
+  await db.query('INSERT INTO audit_log (actor, action, target, reason, details) VALUES ($1, $2, $3, $4, $5)', [
     entry.actor,
     entry.action,
     entry.target,

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
-import { createPool, type PoolOptions, type SqlDb } from './pool.ts';
+import { createPool, type PoolOptions } from './pool.ts';
 import * as schema from './schema.ts';
 
 export type Schema = typeof schema;
@@ -15,6 +15,5 @@ export function createDb(pool: pg.Pool): Db {
   return drizzle({ client: pool, schema }) as Db;
 }
 
-export type { DbLike } from './sqlRunner.ts';
 export { schema };
-export { createPool, type PoolOptions, type SqlDb };
+export { createPool, type PoolOptions };

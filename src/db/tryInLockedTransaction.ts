@@ -1,5 +1,4 @@
-import type pg from 'pg';
-import { toError } from '../errors.ts';
+import type { SqlDb } from './sqlDb.ts';
 
 /**
  * Run `fn` inside one transaction that first takes the advisory lock `key`
@@ -11,32 +10,18 @@ import { toError } from '../errors.ts';
  * idle server connection ran the statement (measured: pruning and reconcile
  * never ran again on any relay).
  *
- * `fn` gets the transaction's client; it may also use the pool for work that
- * must not sit in this transaction. A client whose transaction failed is
- * destroyed rather than pooled.
+ * `fn` gets the transaction; it may also use `db` for work that must not sit
+ * in this transaction.
  */
 export async function tryInLockedTransaction<T>(
-  pool: pg.Pool,
+  db: SqlDb,
   key: bigint,
-  fn: (client: pg.PoolClient) => Promise<T>,
+  fn: (tx: SqlDb) => Promise<T>,
 ): Promise<{ ran: true; value: T } | { ran: false; reason: 'locked' }> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1::bigint) AS locked', [key.toString()]);
-    if (!rows[0]?.locked) {
-      await client.query('ROLLBACK');
-      return { ran: false, reason: 'locked' };
-    }
-    const value = await fn(client);
-    await client.query('COMMIT');
-    return { ran: true, value };
-  } catch (error) {
-    broken = toError(error);
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1::bigint) AS locked', [key.toString()]);
+    // Not locked: the transaction ends at once, having done nothing.
+    if (!rows[0]?.locked) return { ran: false, reason: 'locked' } as const;
+    return { ran: true, value: await fn(tx) } as const;
+  });
 }

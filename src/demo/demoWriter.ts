@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Tracer } from '@opentelemetry/api';
-import type { Db } from '../db/client.ts';
+import type { DbLike } from '../db/toSqlDb.ts';
 import { ConflictError } from '../errors.ts';
 import { createBalance } from '../ledger/createBalance.ts';
 import { postTransaction } from '../ledger/postTransaction.ts';
@@ -28,7 +28,7 @@ export interface DemoWriter {
   stop(): void;
 }
 
-export async function ensureDemoAccounts(db: Db, customers: number): Promise<string[]> {
+export async function ensureDemoAccounts(db: DbLike, customers: number): Promise<string[]> {
   const accounts = Array.from({ length: customers }, (_, i) => `customer:${String(i + 1).padStart(3, '0')}`);
   for (const [account, allowNegative] of [[DEMO_FUNDING_ACCOUNT, true] as const, ...accounts.map((a) => [a, false] as const)]) {
     try {
@@ -46,7 +46,7 @@ export async function ensureDemoAccounts(db: Db, customers: number): Promise<str
  * every posting carries transaction and operation metadata, and every tenth
  * posting later gets a metadata update (version 2).
  */
-export function startDemoWriter(db: Db, options: { ratePerSecond: number; accounts: string[]; concurrency?: number; tracer?: Tracer }): DemoWriter {
+export function startDemoWriter(db: DbLike, options: { ratePerSecond: number; accounts: string[]; concurrency?: number; tracer?: Tracer }): DemoWriter {
   const stats: DemoWriterStats = { posted: 0, metadataUpdates: 0, errors: 0 };
   let stopped = false;
   let credit = 0;

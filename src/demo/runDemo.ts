@@ -4,7 +4,8 @@
  * (Ctrl-C, or --duration).
  */
 import type { RelayConfig } from '../config.ts';
-import { createDb, createPool } from '../db/client.ts';
+import { createPool } from '../db/pool.ts';
+import { poolDb } from '../db/toSqlDb.ts';
 import { runMigrations } from '../db/migrate.ts';
 import type { Logger } from '../logger.ts';
 import { readLag } from '../outbox/readLag.ts';
@@ -32,7 +33,7 @@ export interface DemoSummary {
 export async function runDemo(config: RelayConfig, options: DemoOptions, logger: Logger, out: (line: string) => void = console.log): Promise<DemoSummary> {
   await runMigrations(config.databaseUrl);
   const pool = createPool(config.databaseUrl, { max: 10, applicationName: 'outbox-relay-demo-writer' });
-  const db = createDb(pool);
+  const db = poolDb(pool);
   // Loaded only with --trace: the SDK stays out of a plain demo.
   const tracing = options.trace ? (await import('./demoTracing.ts')).startDemoTracing() : undefined;
   const relay = createRelay(config, { logger, ...(tracing ? { tracer: tracing.tracer } : {}) });

@@ -1,5 +1,5 @@
 import sql from 'sql-template-tag';
-import { sqlRunner, type DbLike } from '../db/sqlRunner.ts';
+import { toSqlDb, type DbLike } from '../db/toSqlDb.ts';
 import { ConflictError, ValidationError } from '../errors.ts';
 import { validateText } from '../metadata/validateText.ts';
 import { MAX_ACCOUNT_LENGTH, MAX_ASSET_LENGTH } from './validatePostingRequest.ts';
@@ -31,7 +31,7 @@ export async function createBalance(db: DbLike, input: CreateBalanceInput): Prom
   const allowNegative = input.allowNegative ?? false;
   if (typeof allowNegative !== 'boolean') throw new ValidationError('INVALID_REQUEST', 'allowNegative: must be a boolean', { details: { path: 'allowNegative' } });
   // ON CONFLICT instead of catching 23505: a unique violation would abort the caller's transaction.
-  const result = await sqlRunner(db).query<{ id: string }>(sql`
+  const result = await toSqlDb(db).query<{ id: string }>(sql`
     INSERT INTO balance (account, asset, allow_negative) VALUES (${account}, ${asset}, ${allowNegative})
     ON CONFLICT (account, asset) DO NOTHING
     RETURNING id::text`);

@@ -1,5 +1,5 @@
 import sql from 'sql-template-tag';
-import { sqlRunner, type DbLike } from '../db/sqlRunner.ts';
+import { toSqlDb, type DbLike } from '../db/toSqlDb.ts';
 import type { PostingResult } from '../types.ts';
 
 export type FindPostingOutcome =
@@ -10,7 +10,7 @@ export type FindPostingOutcome =
 
 /** What an idempotency key already stands for, compared with this request's hash. */
 export async function findPosting(db: DbLike, idempotencyKey: string, requestHash: string): Promise<FindPostingOutcome> {
-  const result = await sqlRunner(db).query<{ id: string; request_hash: string; operation_ids: string[] }>(sql`
+  const result = await toSqlDb(db).query<{ id: string; request_hash: string; operation_ids: string[] }>(sql`
     SELECT t.id::text, t.request_hash,
            coalesce(array_agg(o.id::text ORDER BY o.entry_index) FILTER (WHERE o.id IS NOT NULL), '{}') AS operation_ids
     FROM "transaction" t

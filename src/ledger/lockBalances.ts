@@ -1,6 +1,6 @@
 import sql from 'sql-template-tag';
 import { NotFoundError } from '../errors.ts';
-import type { Tx } from './runInTransaction.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 
 export interface BalanceKey {
   account: string;
@@ -26,7 +26,7 @@ export function balanceKey(key: BalanceKey): string {
  *
  * Throws `NotFoundError('UNKNOWN_BALANCE')` naming every pair that does not exist.
  */
-export async function lockBalances(tx: Tx, keys: readonly BalanceKey[]): Promise<Map<string, LockedBalance>> {
+export async function lockBalances(tx: SqlDb, keys: readonly BalanceKey[]): Promise<Map<string, LockedBalance>> {
   const unique = [...new Map(keys.map((k) => [balanceKey(k), k])).values()];
   const result = await tx.query<{ id: string; account: string; asset: string; available: string; allow_negative: boolean }>(sql`
     SELECT b.id::text, b.account, b.asset, b.available::text, b.allow_negative

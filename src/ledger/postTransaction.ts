@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import sql, { empty } from 'sql-template-tag';
-import type { DbLike } from '../db/sqlRunner.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
+import type { DbLike } from '../db/toSqlDb.ts';
 import { ConflictError } from '../errors.ts';
 import { metadataHash } from '../metadata/metadataHash.ts';
 import { outboxInsert, thinOutboxRow, type OutboxRow } from '../outbox/enqueue.ts';
@@ -8,7 +9,7 @@ import type { Metadata, PostingRequest, PostingResult } from '../types.ts';
 import { applyEntries } from './applyEntries.ts';
 import { findPosting, type FindPostingOutcome } from './findPosting.ts';
 import { lockBalances } from './lockBalances.ts';
-import { pgConstraint, runInTransaction, type Tx } from './runInTransaction.ts';
+import { pgConstraint, runInTransaction } from './runInTransaction.ts';
 import { validatePostingRequest, type NormalisedPosting } from './validatePostingRequest.ts';
 
 /**
@@ -85,7 +86,7 @@ function answer(found: FindPostingOutcome, posting: NormalisedPosting): PostingR
   return undefined;
 }
 
-async function writePosting(tx: Tx, posting: NormalisedPosting, outbox: boolean, afterStep: ((step: PostingStep) => void | Promise<void>) | undefined): Promise<PostingResult> {
+async function writePosting(tx: SqlDb, posting: NormalisedPosting, outbox: boolean, afterStep: ((step: PostingStep) => void | Promise<void>) | undefined): Promise<PostingResult> {
   const step = async (name: PostingStep) => {
     if (afterStep) await afterStep(name);
   };

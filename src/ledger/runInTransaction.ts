@@ -1,11 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type pg from 'pg';
 import { classifyPgError } from '../db/classifyPgError.ts';
-import { classifyHandle, runnerFor, type DbLike, type SqlRunner } from '../db/sqlRunner.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
+import { toSqlDb, type DbLike } from '../db/toSqlDb.ts';
 import { DatabaseError, OutboxRelayError, pgErrorCode } from '../errors.ts';
-
-/** The handle a transaction body receives. */
-export type Tx = SqlRunner;
 
 export const DEFAULT_MAX_RETRIES = 5;
 
@@ -18,11 +15,12 @@ export const DEFAULT_MAX_RETRIES = 5;
  * propagate as they are; any other Postgres error becomes
  * `OutboxRelayError('DATABASE_ERROR')` with the original as `cause`.
  */
-export async function runInTransaction<T>(db: DbLike, body: (tx: Tx) => Promise<T>, options: { maxRetries?: number } = {}): Promise<T> {
+export async function runInTransaction<T>(db: DbLike, body: (tx: SqlDb) => Promise<T>, options: { maxRetries?: number } = {}): Promise<T> {
+  const handle = toSqlDb(db);
   const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
   for (let attempt = 0; ; attempt++) {
     try {
-      return await transactionOnce(db, body);
+      return await handle.transaction(body, { isolation: 'read committed' });
     } catch (error) {
       if (error instanceof OutboxRelayError) throw error;
       const kind = classifyPgError(error);
@@ -44,46 +42,6 @@ export async function runInTransaction<T>(db: DbLike, body: (tx: Tx) => Promise<
       }
       throw new DatabaseError(`database error ${code}: ${rootMessage(error)}`, { cause: error, details: { sqlstate: code, attempts: attempt + 1 } });
     }
-  }
-}
-
-async function transactionOnce<T>(db: DbLike, body: (tx: Tx) => Promise<T>): Promise<T> {
-  const handle = classifyHandle(db);
-  switch (handle.kind) {
-    case 'drizzle-tx':
-      // drizzle nests it in a savepoint of the caller's transaction.
-      return handle.tx.transaction((inner) => body(runnerFor({ kind: 'drizzle-tx', tx: inner })), { isolationLevel: 'read committed' });
-    case 'client':
-      // As drizzle did for a client: BEGIN on it (a client already inside a transaction gets a warning, not a savepoint).
-      return onClient(handle.client, body);
-    case 'pool': {
-      const client = await handle.pool.connect();
-      let broken: Error | undefined;
-      try {
-        return await onClient(client, body, (error) => (broken = error));
-      } catch (error) {
-        // A client that met a `reconnect` error (a read-only server after a
-        // failover, a restart) is destroyed: back in the pool it would answer
-        // "read-only" to every later posting.
-        if (classifyPgError(error) === 'reconnect') broken ??= error instanceof Error ? error : new Error(String(error));
-        throw error;
-      } finally {
-        // A client whose ROLLBACK failed is in an unknown state: destroy it rather than pool it.
-        client.release(broken);
-      }
-    }
-  }
-}
-
-async function onClient<T>(client: pg.ClientBase, body: (tx: Tx) => Promise<T>, rollbackFailed?: (error: Error) => void): Promise<T> {
-  await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-  try {
-    const result = await body(runnerFor({ kind: 'client', client }));
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch((rollbackError: unknown) => rollbackFailed?.(rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError))));
-    throw error;
   }
 }
 

@@ -1,5 +1,5 @@
 import sql from 'sql-template-tag';
-import type { DbLike } from '../db/sqlRunner.ts';
+import type { DbLike } from '../db/toSqlDb.ts';
 import { NotFoundError } from '../errors.ts';
 import { metadataHash } from '../metadata/metadataHash.ts';
 import { validateMetadata } from '../metadata/validateMetadata.ts';

@@ -1,4 +1,4 @@
-import type { SqlDb } from '../db/pool.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 import type { Metadata } from '../types.ts';
 import { UUID_PATTERN } from '../uuid.ts';
 
@@ -23,7 +23,7 @@ export function entityKey(ref: EntityRef): string {
  * their own rows, every other type from entity_metadata. Entities without
  * content (none kept, or pruned before the upgrade that added it) are absent
  * from the answer. Plain SQL over the pool: the relay calls this on every
- * batch of thin events and never loads drizzle (see db/pool.ts).
+ * batch of thin events and never loads drizzle (see db/sqlDb.ts).
  */
 export async function readMetadataContent(db: SqlDb, refs: readonly EntityRef[]): Promise<Map<string, StoredContent>> {
   const transactions: string[] = [];
@@ -43,7 +43,7 @@ export async function readMetadataContent(db: SqlDb, refs: readonly EntityRef[])
   }
   const content = new Map<string, StoredContent>();
   if (refs.length === 0) return content;
-  const { rows } = await db.$client.query<{ aggregate_type: string; aggregate_id: string; version: number; metadata: Metadata }>(
+  const { rows } = await db.query<{ aggregate_type: string; aggregate_id: string; version: number; metadata: Metadata }>(
     `SELECT 'transaction' AS aggregate_type, id::text AS aggregate_id, metadata_version AS version, metadata
        FROM "transaction" WHERE id = ANY($1::uuid[]) AND metadata IS NOT NULL
      UNION ALL

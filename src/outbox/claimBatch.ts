@@ -1,5 +1,4 @@
-import type { SqlDb } from '../db/pool.ts';
-import { statement } from '../db/statement.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 import type { TraceContext } from '../tracing/traceContext.ts';
 import type { OutboxEvent } from '../types.ts';
 
@@ -124,8 +123,8 @@ export async function claimBatch(db: SqlDb, options: { relayId: string; batchSiz
   const { relayId, batchSize, leaseMs } = options;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`claimBatch: batchSize must be a positive integer (got ${batchSize})`);
   if (!(leaseMs > 0)) throw new RangeError(`claimBatch: leaseMs must be > 0 (got ${leaseMs})`);
-  // Named only in session mode (db/statement.ts): through a transaction pooler a name breaks.
-  const { rows } = await db.$client.query<ClaimedRow>(statement(db, 'outbox_claim_batch', CLAIM_BATCH_SQL, [relayId, batchSize, leaseMs, options.skipTypes ?? []]));
+  // Named only in session mode (db/sqlDb.ts, PoolMode): through a transaction pooler a name breaks.
+  const { rows } = await db.query<ClaimedRow>({ name: 'outbox_claim_batch', text: CLAIM_BATCH_SQL, values: [relayId, batchSize, leaseMs, options.skipTypes ?? []] });
   // UPDATE … RETURNING does not keep the CTE's order.
   return rows.map(toEvent).sort((a, b) => a.id - b.id);
 }

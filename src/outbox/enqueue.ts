@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import sql, { type Sql } from 'sql-template-tag';
-import { sqlRunner, type DbLike, type SqlRunner } from '../db/sqlRunner.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
+import { toSqlDb, type DbLike } from '../db/toSqlDb.ts';
 import { ValidationError } from '../errors.ts';
 import { metadataHash } from '../metadata/metadataHash.ts';
 import { validateMetadata } from '../metadata/validateMetadata.ts';
@@ -35,7 +36,7 @@ export type OutboxRow = Omit<OutboxEvent, 'id' | 'createdAt' | 'attempts'>;
 export async function enqueue(tx: DbLike, event: OutboxEventInput, options: EnqueueOptions = {}): Promise<{ id: number; eventId: string }> {
   const row = buildOutboxRow(event);
   if (options.keepContent === true) return keepContentAndEnqueue(tx, row);
-  const [inserted] = await insertOutboxRows(sqlRunner(tx), [row]);
+  const [inserted] = await insertOutboxRows(toSqlDb(tx), [row]);
   return inserted as { id: number; eventId: string };
 }
 
@@ -59,7 +60,7 @@ async function keepContentAndEnqueue(tx: DbLike, row: OutboxRow): Promise<{ id: 
     fail('aggregateType', `${row.aggregateType} is the ledger's own; keepContent is for other entity types (the ledger keeps its content itself)`);
   }
   const metadata = (row.payload as { metadata: Metadata }).metadata;
-  const db = sqlRunner(tx);
+  const db = toSqlDb(tx);
   // Fenced like the sink: an older version never overwrites a newer one, so
   // events enqueued out of order leave the newest content in place.
   await db.query(sql`
@@ -153,7 +154,7 @@ function tracedOutboxInsert(rows: readonly OutboxRow[]): Sql {
  * of rows fits in six bind parameters), skipping event ids already in the
  * outbox or already delivered. Returns each row's id, in input order.
  */
-export async function insertOutboxRows(db: SqlRunner, rows: readonly OutboxRow[]): Promise<{ id: number; eventId: string }[]> {
+export async function insertOutboxRows(db: SqlDb, rows: readonly OutboxRow[]): Promise<{ id: number; eventId: string }[]> {
   if (rows.length === 0) return [];
   const eventIds = rows.map((r) => r.eventId);
   const inserted = await db.query<{ id: string; event_id: string }>(sql`${outboxInsert(rows)}

@@ -1,5 +1,4 @@
-import type { SqlDb } from '../db/pool.ts';
-import { statement } from '../db/statement.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 
 /**
  * Push the lease of rows this relay still holds to `now() + leaseMs`. The
@@ -15,14 +14,11 @@ import { statement } from '../db/statement.ts';
 export async function extendClaims(db: SqlDb, options: { relayId: string; ids: readonly number[]; leaseMs: number }): Promise<number> {
   if (options.ids.length === 0) return 0;
   if (!(options.leaseMs > 0)) throw new RangeError(`extendClaims: leaseMs must be > 0 (got ${options.leaseMs})`);
-  const result = await db.$client.query(
-    statement(
-      db,
-      'outbox_extend_claims',
-      `UPDATE outbox SET claimed_until = now() + $3::float8 * interval '1 millisecond'
-        WHERE id = ANY($1::bigint[]) AND claimed_by = $2 AND status = 'pending'`,
-      [options.ids, options.relayId, options.leaseMs],
-    ),
-  );
+  const result = await db.query({
+    name: 'outbox_extend_claims',
+    text: `UPDATE outbox SET claimed_until = now() + $3::float8 * interval '1 millisecond'
+            WHERE id = ANY($1::bigint[]) AND claimed_by = $2 AND status = 'pending'`,
+    values: [options.ids, options.relayId, options.leaseMs],
+  });
   return result.rowCount ?? 0;
 }

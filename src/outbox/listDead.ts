@@ -1,4 +1,4 @@
-import type { SqlDb } from '../db/pool.ts';
+import { toSqlDb, type DbLike } from '../db/toSqlDb.ts';
 
 /** A parked event, as an operator needs to judge it. */
 export interface DeadEvent {
@@ -29,9 +29,10 @@ interface DeadRow {
 }
 
 /** Dead events, oldest first. The hot table holds few of them: no index needed. */
-export async function listDead(db: SqlDb, options: { limit: number }): Promise<DeadEvent[]> {
+export async function listDead(database: DbLike, options: { limit: number }): Promise<DeadEvent[]> {
+  const db = toSqlDb(database);
   if (!Number.isInteger(options.limit) || options.limit < 1) throw new RangeError(`listDead: limit must be a positive integer (got ${options.limit})`);
-  const { rows } = await db.$client.query<DeadRow>(
+  const { rows } = await db.query<DeadRow>(
     `SELECT id, event_id, aggregate_type, aggregate_id, version, attempts, last_error, created_at, dead_at,
             extract(epoch FROM now() - created_at)::float8 AS age_seconds
        FROM outbox

@@ -1,5 +1,4 @@
-import type { SqlDb } from '../db/pool.ts';
-import { statement } from '../db/statement.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 
 /**
  * Move delivered rows out of the hot table in one statement: DELETE …
@@ -41,7 +40,7 @@ SELECT id FROM moved`;
 export async function markDelivered(db: SqlDb, options: { relayId: string; ids: number[] }): Promise<{ delivered: number[]; lost: number[] }> {
   const ids = [...new Set(options.ids)];
   if (ids.length === 0) return { delivered: [], lost: [] };
-  const { rows } = await db.$client.query<{ id: string }>(statement(db, 'outbox_mark_delivered', MARK_DELIVERED_SQL, [ids, options.relayId]));
+  const { rows } = await db.query<{ id: string }>({ name: 'outbox_mark_delivered', text: MARK_DELIVERED_SQL, values: [ids, options.relayId] });
   const moved = new Set(rows.map((r) => Number(r.id)));
   return {
     delivered: ids.filter((id) => moved.has(id)),

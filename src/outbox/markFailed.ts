@@ -1,5 +1,4 @@
-import type { SqlDb } from '../db/pool.ts';
-import { statement } from '../db/statement.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 import { nextDelayMs, type BackoffPolicy } from './backoff.ts';
 
 export type { BackoffPolicy };
@@ -63,9 +62,11 @@ export async function markFailed(
     const r = random();
     for (let attempt = 1; attempt <= maxAttempts; attempt++) schedule.push(nextDelayMs(attempt, backoff, () => r));
   }
-  const { rows } = await db.$client.query<{ id: string; status: 'pending' | 'dead' }>(
-    statement(db, 'outbox_mark_failed', MARK_FAILED_SQL, [[...byId.keys()], [...byId.values()], schedule, maxAttempts, relayId]),
-  );
+  const { rows } = await db.query<{ id: string; status: 'pending' | 'dead' }>({
+    name: 'outbox_mark_failed',
+    text: MARK_FAILED_SQL,
+    values: [[...byId.keys()], [...byId.values()], schedule, maxAttempts, relayId],
+  });
   const retried: number[] = [];
   const dead: number[] = [];
   for (const row of rows) (row.status === 'dead' ? dead : retried).push(Number(row.id));

@@ -1,4 +1,4 @@
-import type { SqlDb } from '../db/pool.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 import { tryInLockedTransaction } from '../db/tryInLockedTransaction.ts';
 
 /**
@@ -42,7 +42,7 @@ export async function pruneDelivered(
 
   let deleted = 0;
   for (let batch = 0; batch < maxBatches; batch++) {
-    const outcome = await tryInLockedTransaction(db.$client, PRUNE_LOCK_KEY, async (client) => (await client.query(DELETE_BATCH_SQL, [options.retentionMs, batchSize])).rowCount ?? 0);
+    const outcome = await tryInLockedTransaction(db, PRUNE_LOCK_KEY, async (tx) => (await tx.query(DELETE_BATCH_SQL, [options.retentionMs, batchSize])).rowCount ?? 0);
     // Locked at the first batch: another relay prunes. Later: it took over between our batches.
     if (!outcome.ran) return batch === 0 ? outcome : { ran: true, deleted };
     deleted += outcome.value;

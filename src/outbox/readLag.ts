@@ -1,4 +1,4 @@
-import type { SqlDb } from '../db/pool.ts';
+import { toSqlDb, type DbLike } from '../db/toSqlDb.ts';
 
 /** A live relay as `outbox_lag.relays` lists it (the view's JSON keys). */
 export interface RelayLiveness {
@@ -49,8 +49,9 @@ interface LagRow {
 }
 
 /** Lag at a glance (the view is defined in drizzle/0001_outbox_lag_and_notify.sql). */
-export async function readLag(db: SqlDb): Promise<OutboxLag> {
-  const { rows } = await db.$client.query<LagRow>('SELECT * FROM outbox_lag');
+export async function readLag(database: DbLike): Promise<OutboxLag> {
+  const db = toSqlDb(database);
+  const { rows } = await db.query<LagRow>('SELECT * FROM outbox_lag');
   const row = rows[0];
   if (!row) throw new Error('outbox_lag returned no row');
   return {

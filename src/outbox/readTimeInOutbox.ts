@@ -1,4 +1,4 @@
-import type { SqlDb } from '../db/pool.ts';
+import { toSqlDb, type DbLike } from '../db/toSqlDb.ts';
 
 /** Time in outbox over a recent window, from the delivered rows themselves. */
 export interface TimeInOutbox {
@@ -30,9 +30,10 @@ SELECT aggregate_type,
  GROUP BY ROLLUP (aggregate_type)
  ORDER BY aggregate_type NULLS FIRST`;
 
-export async function readTimeInOutbox(db: SqlDb, options: { windowSeconds?: number } = {}): Promise<TimeInOutbox> {
+export async function readTimeInOutbox(database: DbLike, options: { windowSeconds?: number } = {}): Promise<TimeInOutbox> {
+  const db = toSqlDb(database);
   const windowSeconds = options.windowSeconds ?? 60;
-  const { rows } = await db.$client.query<{ aggregate_type: string | null; n: number; p50: number | null; p99: number | null }>(TIME_IN_OUTBOX_SQL, [windowSeconds]);
+  const { rows } = await db.query<{ aggregate_type: string | null; n: number; p50: number | null; p99: number | null }>(TIME_IN_OUTBOX_SQL, [windowSeconds]);
   const total = rows.find((r) => r.aggregate_type === null);
   return {
     windowSeconds,

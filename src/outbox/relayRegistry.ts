@@ -1,4 +1,4 @@
-import type { SqlDb } from '../db/pool.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 
 /**
  * outbox_relay rows feed `outbox_lag.relays_alive` and `relays`: a relay
@@ -11,7 +11,7 @@ import type { SqlDb } from '../db/pool.ts';
  * lifetime delivered_count and last_delivered_at.
  */
 export async function registerRelay(db: SqlDb, relay: { id: string; host: string; pid: number }): Promise<void> {
-  await db.$client.query(
+  await db.query(
     `INSERT INTO outbox_relay (id, host, pid, started_at, heartbeat_at, stopped_at)
      VALUES ($1, $2, $3, now(), now(), NULL)
      ON CONFLICT (id) DO UPDATE
@@ -22,7 +22,7 @@ export async function registerRelay(db: SqlDb, relay: { id: string; host: string
 
 /** I am alive, and delivered `deliveredDelta` more events since the last beat. */
 export async function heartbeatRelay(db: SqlDb, beat: { id: string; deliveredDelta: number; lastDeliveredAt?: Date }): Promise<void> {
-  await db.$client.query(
+  await db.query(
     `UPDATE outbox_relay
         SET heartbeat_at = now(),
             delivered_count = delivered_count + $2::bigint,
@@ -34,5 +34,5 @@ export async function heartbeatRelay(db: SqlDb, beat: { id: string; deliveredDel
 
 /** Clean stop: drop out of relays_alive at once instead of after 30 s. */
 export async function markRelayStopped(db: SqlDb, relay: { id: string }): Promise<void> {
-  await db.$client.query(`UPDATE outbox_relay SET stopped_at = now(), heartbeat_at = now() WHERE id = $1`, [relay.id]);
+  await db.query(`UPDATE outbox_relay SET stopped_at = now(), heartbeat_at = now() WHERE id = $1`, [relay.id]);
 }

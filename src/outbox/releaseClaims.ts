@@ -1,4 +1,4 @@
-import type { SqlDb } from '../db/pool.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 
 /**
  * Give claimed rows back without counting an attempt: at clean shutdown, and
@@ -15,11 +15,11 @@ export async function releaseClaims(db: SqlDb, options: { relayId: string; ids?:
   if (options.ids === undefined) {
     // claimed_by is not indexed (claim stamps stay HOT updates): a scan of the
     // hot table, which holds only pending and dead rows. Shutdown-only.
-    const result = await db.$client.query(`UPDATE outbox ${set} WHERE claimed_by = $1 AND status = 'pending'`, [options.relayId, delayMs]);
+    const result = await db.query(`UPDATE outbox ${set} WHERE claimed_by = $1 AND status = 'pending'`, [options.relayId, delayMs]);
     return result.rowCount ?? 0;
   }
   if (options.ids.length === 0) return 0;
-  const result = await db.$client.query(`UPDATE outbox ${set} WHERE id = ANY($3::bigint[]) AND claimed_by = $1 AND status = 'pending'`, [
+  const result = await db.query(`UPDATE outbox ${set} WHERE id = ANY($3::bigint[]) AND claimed_by = $1 AND status = 'pending'`, [
     options.relayId,
     delayMs,
     options.ids,

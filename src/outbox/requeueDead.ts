@@ -1,5 +1,5 @@
-import type pg from 'pg';
-import type { SqlDb } from '../db/pool.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
+import { toSqlDb, type DbLike } from '../db/toSqlDb.ts';
 import { UUID_PATTERN } from '../uuid.ts';
 
 
@@ -17,14 +17,14 @@ const SET_PENDING = `SET status = 'pending', attempts = 0, available_at = now(),
  * listening relay wakes when the rows become visible (on commit).
  */
 export async function requeueDead(
-  db: SqlDb,
+  database: DbLike,
   target: { eventIds: string[] } | { all: true },
   options: {
     /**
      * Runs inside the requeue's transaction, after the update, with the event
      * ids it moved (the audit row goes here: both commit or neither).
      */
-    alsoInTransaction?: (client: pg.PoolClient, requeuedEventIds: string[]) => Promise<void>;
+    alsoInTransaction?: (tx: SqlDb, requeuedEventIds: string[]) => Promise<void>;
   } = {},
 ): Promise<{ requeued: number; notFound: string[] }> {
   // Malformed ids never reach SQL (a uuid cast error would fail the batch).
@@ -32,26 +32,15 @@ export async function requeueDead(
   const wanted = given?.filter((raw) => UUID_PATTERN.test(raw.trim())).map((raw) => raw.trim().toLowerCase());
   if (given && wanted?.length === 0 && !options.alsoInTransaction) return { requeued: 0, notFound: given };
 
-  const client = await db.$client.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
+  return toSqlDb(database).transaction(async (tx) => {
     const { rows } = wanted
-      ? await client.query<{ event_id: string }>(`UPDATE outbox ${SET_PENDING} WHERE status = 'dead' AND event_id = ANY($1::uuid[]) RETURNING event_id`, [wanted])
-      : await client.query<{ event_id: string }>(`UPDATE outbox ${SET_PENDING} WHERE status = 'dead' RETURNING event_id`);
+      ? await tx.query<{ event_id: string }>(`UPDATE outbox ${SET_PENDING} WHERE status = 'dead' AND event_id = ANY($1::uuid[]) RETURNING event_id`, [wanted])
+      : await tx.query<{ event_id: string }>(`UPDATE outbox ${SET_PENDING} WHERE status = 'dead' RETURNING event_id`);
     // One notification per transaction, constant channel, empty payload (DESIGN.md).
-    if (rows.length > 0) await client.query(`SELECT pg_notify('outbox', '')`);
-    await options.alsoInTransaction?.(client, rows.map((r) => r.event_id));
-    await client.query('COMMIT');
+    if (rows.length > 0) await tx.query(`SELECT pg_notify('outbox', '')`);
+    await options.alsoInTransaction?.(tx, rows.map((r) => r.event_id));
     const requeued = new Set(rows.map((r) => r.event_id.toLowerCase()));
     const notFound = (given ?? []).filter((raw) => !requeued.has(raw.trim().toLowerCase()));
     return { requeued: rows.length, notFound };
-  } catch (error) {
-    await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-    });
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+  });
 }

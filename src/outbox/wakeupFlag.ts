@@ -1,5 +1,4 @@
-import type { SqlDb } from '../db/pool.ts';
-import { statement } from '../db/statement.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 
 /**
  * Tell writers whether a relay waits for a notification (outbox_wakeup, read
@@ -8,7 +7,9 @@ import { statement } from '../db/statement.ts';
  * the flag already says what it would write.
  */
 export async function setRelayWaiting(db: SqlDb, waiting: boolean): Promise<void> {
-  await db.$client.query(
-    statement(db, 'outbox_set_relay_waiting', `UPDATE outbox_wakeup SET relay_waiting = $1, changed_at = now() WHERE id AND relay_waiting IS DISTINCT FROM $1`, [waiting]),
-  );
+  await db.query({
+    name: 'outbox_set_relay_waiting',
+    text: `UPDATE outbox_wakeup SET relay_waiting = $1, changed_at = now() WHERE id AND relay_waiting IS DISTINCT FROM $1`,
+    values: [waiting],
+  });
 }

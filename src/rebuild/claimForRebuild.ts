@@ -1,4 +1,4 @@
-import type { SqlDb } from '../db/pool.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 import { toEvent, type ClaimedRow } from '../outbox/claimBatch.ts';
 import type { OutboxEvent } from '../types.ts';
 import { REBUILD_EVENT_TYPE } from './rebuildTypes.ts';
@@ -62,7 +62,7 @@ export async function claimForRebuild(
   options: { claimerId: string; aggregateType: string; entities: readonly { id: string; version: number }[]; leaseMs: number },
 ): Promise<OutboxEvent[]> {
   if (options.entities.length === 0) return [];
-  const { rows } = await db.$client.query<ClaimedRow>(CLAIM_FOR_REBUILD_SQL, [
+  const { rows } = await db.query<ClaimedRow>(CLAIM_FOR_REBUILD_SQL, [
     options.aggregateType,
     options.entities.map((e) => e.id),
     options.entities.map((e) => e.version),

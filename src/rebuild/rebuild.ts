@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { SqlDb } from '../db/sqlDb.ts';
+import { toSqlDb } from '../db/toSqlDb.ts';
 import { OutboxRelayError, ValidationError } from '../errors.ts';
 import { silentLogger } from '../logger.ts';
 import { createRelayMetrics } from '../ops/metrics.ts';
@@ -21,6 +23,11 @@ interface RunRow {
   total: string;
 }
 
+/** What the steps below run on: the caller's database as our handle. */
+interface Deps extends Omit<RebuildDeps, 'db'> {
+  db: SqlDb;
+}
+
 /**
  * Re-project entities from PostgreSQL (the source of truth) into MongoDB:
  * after MongoDB was lost or restored from a backup, or to repair a filtered
@@ -39,7 +46,8 @@ interface RunRow {
  * Bad options throw ValidationError('INVALID_REBUILD'); an unreachable
  * MongoDB throws OutboxRelayError('SINK_ERROR') with the watermark kept.
  */
-export async function rebuild(deps: RebuildDeps, filter: RebuildFilter = {}, options: RebuildOptions = {}): Promise<RebuildReport> {
+export async function rebuild(given: RebuildDeps, filter: RebuildFilter = {}, options: RebuildOptions = {}): Promise<RebuildReport> {
+  const deps: Deps = { ...given, db: toSqlDb(given.db) };
   const batchSize = options.batchSize ?? DEFAULT_REBUILD_BATCH_SIZE;
   const leaseMs = options.leaseMs ?? DEFAULT_REBUILD_LEASE_MS;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) invalid(`batchSize must be a whole number from 1 to 10000 (got ${String(batchSize)})`);
@@ -111,7 +119,7 @@ export async function rebuild(deps: RebuildDeps, filter: RebuildFilter = {}, opt
       }
     }
   }
-  await db.$client.query('UPDATE rebuild_run SET finished_at = now(), updated_at = now() WHERE id = $1', [run.id]);
+  await db.query('UPDATE rebuild_run SET finished_at = now(), updated_at = now() WHERE id = $1', [run.id]);
   logger.info({ runId: run.id, done: progress.done, written: progress.written, handedToRelays: progress.handedToRelays, failed: progress.failed, notRebuildable: run.notRebuildable }, 'rebuild complete');
   return report('complete');
 }
@@ -145,7 +153,7 @@ function normaliseFilter(filter: RebuildFilter): RebuildFilter {
 }
 
 async function openRun(
-  deps: RebuildDeps,
+  deps: Deps,
   filter: RebuildFilter,
   sources: readonly RebuildSource[],
   restart: boolean,
@@ -160,20 +168,20 @@ async function openRun(
     total += scope.total;
     notRebuildable += scope.withoutContent;
   }
-  if (restart) await db.$client.query('UPDATE rebuild_run SET finished_at = now(), updated_at = now() WHERE filter_key = $1 AND finished_at IS NULL', [filterKey]);
+  if (restart) await db.query('UPDATE rebuild_run SET finished_at = now(), updated_at = now() WHERE filter_key = $1 AND finished_at IS NULL', [filterKey]);
   // One open run per filter (unique partial index): two rebuilds started at once with one filter share it.
-  await db.$client.query(
+  await db.query(
     `INSERT INTO rebuild_run (filter_key, filter, total) VALUES ($1, $2, $3) ON CONFLICT (filter_key) WHERE finished_at IS NULL DO NOTHING`,
     [filterKey, JSON.stringify({ ...described, ids: filter.ids ? `${filter.ids.length} entities` : undefined }), total],
   );
-  const { rows } = await db.$client.query<RunRow>('SELECT id, cursor_type, cursor_id, done, total FROM rebuild_run WHERE filter_key = $1 AND finished_at IS NULL', [filterKey]);
+  const { rows } = await db.query<RunRow>('SELECT id, cursor_type, cursor_id, done, total FROM rebuild_run WHERE filter_key = $1 AND finished_at IS NULL', [filterKey]);
   const row = rows[0];
   if (!row) throw new OutboxRelayError('DATABASE_ERROR', 'rebuild: the run row vanished while it was opened (a concurrent --restart?)');
   return { id: Number(row.id), cursorType: row.cursor_type, cursorId: row.cursor_id, done: Number(row.done), total: Number(row.total), notRebuildable };
 }
 
-async function saveWatermark(deps: RebuildDeps, runId: number, type: string, lastId: string, done: number): Promise<void> {
-  await deps.db.$client.query('UPDATE rebuild_run SET cursor_type = $2, cursor_id = $3, done = $4, updated_at = now() WHERE id = $1', [runId, type, lastId, done]);
+async function saveWatermark(deps: Deps, runId: number, type: string, lastId: string, done: number): Promise<void> {
+  await deps.db.query('UPDATE rebuild_run SET cursor_type = $2, cursor_id = $3, done = $4, updated_at = now() WHERE id = $1', [runId, type, lastId, done]);
 }
 
 function invalid(message: string): never {

@@ -1,4 +1,4 @@
-import type { SqlDb } from '../db/pool.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 import { UUID_PATTERN } from '../uuid.ts';
 import type { RebuildFilter } from './rebuildTypes.ts';
 
@@ -22,7 +22,7 @@ const LEDGER: Record<string, RebuildSource> = {
 
 /** The sources a filter covers: the ledger's two types first, then entity_metadata's types by name. */
 export async function listRebuildSources(db: SqlDb, filter: RebuildFilter): Promise<RebuildSource[]> {
-  const { rows } = await db.$client.query<{ aggregate_type: string }>('SELECT DISTINCT aggregate_type FROM entity_metadata ORDER BY aggregate_type');
+  const { rows } = await db.query<{ aggregate_type: string }>('SELECT DISTINCT aggregate_type FROM entity_metadata ORDER BY aggregate_type');
   const all: RebuildSource[] = [
     LEDGER.transaction!,
     LEDGER.operation!,
@@ -51,7 +51,7 @@ function conditions(source: RebuildSource, filter: RebuildFilter, params: unknow
 export async function countRebuildScope(db: SqlDb, source: RebuildSource, filter: RebuildFilter): Promise<{ total: number; withoutContent: number }> {
   const params: unknown[] = [source.aggregateType];
   const where = conditions(source, filter, params);
-  const { rows } = await db.$client.query<{ total: string; without: string }>(
+  const { rows } = await db.query<{ total: string; without: string }>(
     `SELECT count(*) FILTER (WHERE metadata IS NOT NULL) AS total, count(*) FILTER (WHERE metadata IS NULL) AS without
        FROM ${source.table} WHERE ${where.join(' AND ')} AND ($1::text IS NOT NULL)`,
     params,
@@ -73,7 +73,7 @@ export async function readRebuildPage(db: SqlDb, source: RebuildSource, filter: 
     where.push(`${source.idColumn} > $${params.length}::${source.idType}`);
   }
   params.push(limit);
-  const { rows } = await db.$client.query<{ id: string; version: number }>(
+  const { rows } = await db.query<{ id: string; version: number }>(
     `SELECT ${source.idColumn}::text AS id, ${source.versionColumn} AS version FROM ${source.table}
       WHERE ${where.join(' AND ')} AND ($1::text IS NOT NULL)
       ORDER BY ${source.idColumn} LIMIT $${params.length}`,

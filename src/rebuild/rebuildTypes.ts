@@ -4,7 +4,7 @@
  * fenced upsert, mark delivered). The types shared by its files.
  */
 import type { Db as MongoDb } from 'mongodb';
-import type { SqlDb } from '../db/pool.ts';
+import type { DbLike } from '../db/toSqlDb.ts';
 import type { Logger } from '../logger.ts';
 
 export interface RebuildFilter {
@@ -17,7 +17,8 @@ export interface RebuildFilter {
 }
 
 export interface RebuildDeps {
-  db: SqlDb;
+  /** PostgreSQL: a pool, client or drizzle database, or a handle of ours. */
+  db: DbLike;
   mongoDb: MongoDb;
   logger?: Logger;
 }

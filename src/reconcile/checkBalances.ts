@@ -34,6 +34,6 @@ HAVING sum(available) <> 0`;
 /** Balances that disagree with their operations, and assets whose balances do not sum to zero. */
 export async function checkBalances(ctx: CheckContext): Promise<CheckResult> {
   const found = await queryFindings(ctx.db, FINDINGS_SQL, [], ctx.sampleLimit);
-  const { rows } = await ctx.db.$client.query<{ n: string }>(`SELECT count(*) AS n FROM balance`);
+  const { rows } = await ctx.db.query<{ n: string }>(`SELECT count(*) AS n FROM balance`);
   return { ...found, checked: Number(rows[0]!.n) };
 }

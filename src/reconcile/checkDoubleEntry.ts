@@ -20,6 +20,6 @@ SELECT g.transaction_id::text AS id, g.transaction_id AS ord,
 /** Transactions whose debits and credits differ in some asset. */
 export async function checkDoubleEntry(ctx: CheckContext): Promise<CheckResult> {
   const found = await queryFindings(ctx.db, FINDINGS_SQL, [], ctx.sampleLimit);
-  const { rows } = await ctx.db.$client.query<{ n: string }>(`SELECT count(*) AS n FROM "transaction"`);
+  const { rows } = await ctx.db.query<{ n: string }>(`SELECT count(*) AS n FROM "transaction"`);
   return { ...found, checked: Number(rows[0]!.n) };
 }

@@ -21,12 +21,12 @@ export async function checkMetadataContent(ctx: CheckContext): Promise<CheckResu
   let repaired = 0;
   const unrepairable: string[] = [];
   for (const entity of METADATA_ENTITIES) {
-    const counted = await ctx.db.$client.query<{ n: string }>(`SELECT count(*) AS n FROM ${entity.table} WHERE metadata_version > 0`);
+    const counted = await ctx.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${entity.table} WHERE metadata_version > 0`);
     checked += Number(counted.rows[0]!.n);
     const collection = ctx.mongoDb.collection<StoredMetadata>(collectionFor(entity.aggregateType));
     let after = '00000000-0000-0000-0000-000000000000';
     for (;;) {
-      const { rows } = await ctx.db.$client.query<{ id: string; version: number; hash: string | null }>(
+      const { rows } = await ctx.db.query<{ id: string; version: number; hash: string | null }>(
         `SELECT id::text AS id, metadata_version AS version, metadata_hash AS hash FROM ${entity.table}
           WHERE metadata_version > 0 AND metadata IS NULL AND id > $1::uuid ORDER BY id LIMIT $2`,
         [after, ctx.pageSize],
@@ -70,7 +70,7 @@ async function fillFromMongo(
     contents.push(JSON.stringify(metadata));
   }
   if (ids.length === 0) return new Set();
-  const { rows: updated } = await ctx.db.$client.query<{ id: string }>(
+  const { rows: updated } = await ctx.db.query<{ id: string }>(
     `UPDATE ${table} e SET metadata = f.metadata::jsonb
        FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[]) AS f(id, version, hash, metadata)
       WHERE e.id = f.id AND e.metadata_version = f.version AND e.metadata_hash = f.hash AND e.metadata IS NULL

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Collection } from 'mongodb';
+import type { SqlDb } from '../db/sqlDb.ts';
 import { classifyDrift, type StoredMetadata } from './classifyDrift.ts';
 import { loadStoredMetadata } from './loadStoredMetadata.ts';
 import { readMetadataPage, type ExpectedMetadataRow } from './readMetadataPage.ts';
@@ -61,46 +62,48 @@ async function keysetEntity(ctx: CheckContext, entity: Entity, collection: Colle
 }
 
 async function scanEntity(ctx: CheckContext, entity: Entity, collection: Collection<StoredMetadata>, tally: Tally): Promise<void> {
-  const client = await ctx.db.$client.connect();
   const table = `reconcile_seen_${randomBytes(6).toString('hex')}`;
-  const inTransaction = ctx.poolMode === 'transaction';
-  let broken: Error | undefined;
-  try {
-    if (inTransaction) await client.query('BEGIN');
-    await loadStoredMetadata(client, collection, table, ctx.pageSize, { onCommitDrop: inTransaction });
-    const pending = `EXISTS (SELECT 1 FROM outbox o WHERE o.aggregate_type = $1 AND o.aggregate_id = e.id::text AND o.status = 'pending')`;
-    const counts = await client.query<{ skipped: string; checked: string }>(
-      `SELECT count(*) FILTER (WHERE x.in_flight) AS skipped, count(*) FILTER (WHERE NOT x.in_flight) AS checked
-         FROM (SELECT ${pending} AS in_flight FROM ${entity.table} e WHERE e.metadata_version > 0) x`,
-      [entity.aggregateType],
+  // COMMIT drops the table (ON COMMIT DROP).
+  if (ctx.db.poolMode === 'transaction') return ctx.db.transaction((tx) => scanInto(tx, table, { onCommitDrop: true }, ctx, entity, collection, tally));
+  // A session table on one connection, so no transaction stays open while MongoDB is read.
+  return ctx.db.connection(async (session) => {
+    await scanInto(session, table, { onCommitDrop: false }, ctx, entity, collection, tally);
+    await session.query(`DROP TABLE IF EXISTS ${table}`);
+  });
+}
+
+async function scanInto(
+  db: SqlDb,
+  table: string,
+  options: { onCommitDrop: boolean },
+  ctx: CheckContext,
+  entity: Entity,
+  collection: Collection<StoredMetadata>,
+  tally: Tally,
+): Promise<void> {
+  await loadStoredMetadata(db, collection, table, ctx.pageSize, options);
+  const pending = `EXISTS (SELECT 1 FROM outbox o WHERE o.aggregate_type = $1 AND o.aggregate_id = e.id::text AND o.status = 'pending')`;
+  const counts = await db.query<{ skipped: string; checked: string }>(
+    `SELECT count(*) FILTER (WHERE x.in_flight) AS skipped, count(*) FILTER (WHERE NOT x.in_flight) AS checked
+       FROM (SELECT ${pending} AS in_flight FROM ${entity.table} e WHERE e.metadata_version > 0) x`,
+    [entity.aggregateType],
+  );
+  tally.skippedInFlight += Number(counts.rows[0]!.skipped);
+  tally.checked += Number(counts.rows[0]!.checked);
+  let after: string | null = null;
+  for (;;) {
+    const { rows }: { rows: { id: string }[] } = await db.query<{ id: string }>(
+      `SELECT e.id::text AS id
+         FROM ${entity.table} e LEFT JOIN ${table} s ON s.id = e.id
+        WHERE e.metadata_version > 0 AND ($2::uuid IS NULL OR e.id > $2::uuid) AND NOT ${pending}
+          AND (s.id IS NULL OR s.version IS DISTINCT FROM e.metadata_version OR s.hash IS DISTINCT FROM e.metadata_hash)
+        ORDER BY e.id LIMIT $3`,
+      [entity.aggregateType, after, ctx.pageSize],
     );
-    tally.skippedInFlight += Number(counts.rows[0]!.skipped);
-    tally.checked += Number(counts.rows[0]!.checked);
-    let after: string | null = null;
-    for (;;) {
-      const { rows }: { rows: { id: string }[] } = await client.query<{ id: string }>(
-        `SELECT e.id::text AS id
-           FROM ${entity.table} e LEFT JOIN ${table} s ON s.id = e.id
-          WHERE e.metadata_version > 0 AND ($2::uuid IS NULL OR e.id > $2::uuid) AND NOT ${pending}
-            AND (s.id IS NULL OR s.version IS DISTINCT FROM e.metadata_version OR s.hash IS DISTINCT FROM e.metadata_hash)
-          ORDER BY e.id LIMIT $3`,
-        [entity.aggregateType, after, ctx.pageSize],
-      );
-      if (rows.length === 0) break;
-      after = rows[rows.length - 1]!.id;
-      await confirmAndRecord(ctx, entity, collection, rows.map((r) => r.id), tally);
-      if (rows.length < ctx.pageSize) break;
-    }
-    // COMMIT drops the table (ON COMMIT DROP).
-    if (inTransaction) await client.query('COMMIT');
-  } catch (error) {
-    broken = error instanceof Error ? error : new Error(String(error));
-    if (inTransaction) await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    if (!broken && !inTransaction) await client.query(`DROP TABLE IF EXISTS ${table}`).catch((error: unknown) => (broken = error instanceof Error ? error : new Error(String(error))));
-    // A connection that failed mid-way may still hold the temp table: destroy it rather than pool it.
-    client.release(broken);
+    if (rows.length === 0) break;
+    after = rows[rows.length - 1]!.id;
+    await confirmAndRecord(ctx, entity, collection, rows.map((r) => r.id), tally);
+    if (rows.length < ctx.pageSize) break;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Document } from 'mongodb';
-import type { Db } from '../db/client.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 import { collectionFor, Findings, METADATA_ENTITIES, type CheckContext, type CheckResult } from './reconcileTypes.ts';
 import { CANONICAL_UUID_PATTERN } from '../uuid.ts';
 
@@ -50,8 +50,8 @@ export async function checkOrphanDocuments(ctx: CheckContext): Promise<CheckResu
   return { problems: findings.problems, samples: findings.samples, checked };
 }
 
-async function existingIds(db: Db, table: string, ids: readonly string[]): Promise<Set<string>> {
+async function existingIds(db: SqlDb, table: string, ids: readonly string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const { rows } = await db.$client.query<{ id: string }>(`SELECT id::text AS id FROM ${table} WHERE id = ANY($1::uuid[])`, [ids]);
+  const { rows } = await db.query<{ id: string }>(`SELECT id::text AS id FROM ${table} WHERE id = ANY($1::uuid[])`, [ids]);
   return new Set(rows.map((r) => r.id));
 }

@@ -10,6 +10,6 @@ SELECT t.id::text AS id, t.id AS ord, 'transaction without operations' AS reason
 /** Transactions that have no operations. */
 export async function checkOrphanTransactions(ctx: CheckContext): Promise<CheckResult> {
   const found = await queryFindings(ctx.db, FINDINGS_SQL, [], ctx.sampleLimit);
-  const { rows } = await ctx.db.$client.query<{ n: string }>(`SELECT count(*) AS n FROM "transaction"`);
+  const { rows } = await ctx.db.query<{ n: string }>(`SELECT count(*) AS n FROM "transaction"`);
   return { ...found, checked: Number(rows[0]!.n) };
 }

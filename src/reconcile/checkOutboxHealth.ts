@@ -27,6 +27,6 @@ SELECT 'outbox/' || o.event_id::text AS id, o.id AS ord,
 /** Old pending events, rows held past their lease, dead events. */
 export async function checkOutboxHealth(ctx: CheckContext): Promise<CheckResult> {
   const found = await queryFindings(ctx.db, FINDINGS_SQL, [ctx.pendingOlderThanSeconds], ctx.sampleLimit);
-  const { rows } = await ctx.db.$client.query<{ n: string }>(`SELECT count(*) AS n FROM outbox`);
+  const { rows } = await ctx.db.query<{ n: string }>(`SELECT count(*) AS n FROM outbox`);
   return { ...found, checked: Number(rows[0]!.n) };
 }

@@ -1,5 +1,5 @@
 import type { Collection } from 'mongodb';
-import type pg from 'pg';
+import type { SqlDb } from '../db/sqlDb.ts';
 import { metadataHash } from '../metadata/metadataHash.ts';
 import type { Metadata } from '../types.ts';
 import type { StoredMetadata } from './classifyDrift.ts';
@@ -8,7 +8,7 @@ import { CANONICAL_UUID_PATTERN } from '../uuid.ts';
 
 /**
  * Stream one collection (one unsorted cursor, `batchSize` documents in memory)
- * into a temp table `(id uuid, version, hash)` on `client`, so the
+ * into a temp table `(id uuid, version, hash)` on `db` (one connection), so the
  * comparison with Postgres becomes one join there. With `onCommitDrop` the
  * caller has opened a transaction and the table ends with it (pooler-safe);
  * otherwise it is a session table the caller drops.
@@ -22,18 +22,18 @@ import { CANONICAL_UUID_PATTERN } from '../uuid.ts';
  * orphan-documents' business.
  */
 export async function loadStoredMetadata(
-  client: pg.PoolClient,
+  db: SqlDb,
   collection: Collection<StoredMetadata>,
   table: string,
   batchSize: number,
   options: { onCommitDrop?: boolean } = {},
 ): Promise<number> {
-  await client.query(`CREATE TEMP TABLE ${table} (id uuid PRIMARY KEY, version double precision, hash text)${options.onCommitDrop ? ' ON COMMIT DROP' : ''}`);
+  await db.query(`CREATE TEMP TABLE ${table} (id uuid PRIMARY KEY, version double precision, hash text)${options.onCommitDrop ? ' ON COMMIT DROP' : ''}`);
   let loaded = 0;
   let batch: { id: string; version: number | null; hash: string | null }[] = [];
   const flush = async () => {
     if (batch.length === 0) return;
-    await client.query(`INSERT INTO ${table} (id, version, hash) SELECT * FROM unnest($1::uuid[], $2::float8[], $3::text[]) ON CONFLICT (id) DO NOTHING`, [
+    await db.query(`INSERT INTO ${table} (id, version, hash) SELECT * FROM unnest($1::uuid[], $2::float8[], $3::text[]) ON CONFLICT (id) DO NOTHING`, [
       batch.map((d) => d.id),
       batch.map((d) => d.version),
       batch.map((d) => d.hash),
@@ -54,6 +54,6 @@ export async function loadStoredMetadata(
   } finally {
     await cursor.close();
   }
-  await client.query(`ANALYZE ${table}`);
+  await db.query(`ANALYZE ${table}`);
   return loaded;
 }

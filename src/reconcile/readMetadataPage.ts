@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 import type { ExpectedMetadata } from './classifyDrift.ts';
 import { UUID_PATTERN } from '../uuid.ts';
 
@@ -17,7 +17,7 @@ export interface ExpectedMetadataRow extends ExpectedMetadata {
  * Or, with `ids`, exactly those entities (to confirm a finding).
  */
 export async function readMetadataPage(
-  db: Db,
+  db: SqlDb,
   entity: { aggregateType: string; table: string },
   page: { after: string | null; limit: number } | { ids: readonly string[] },
 ): Promise<ExpectedMetadataRow[]> {
@@ -38,6 +38,6 @@ export async function readMetadataPage(
     text = `${select} WHERE e.metadata_version > 0 AND e.id > $2::uuid ORDER BY e.id LIMIT $3`;
     params = [entity.aggregateType, page.after, page.limit];
   }
-  const { rows } = await db.$client.query<{ id: string; version: number; hash: string | null; in_flight: boolean }>(text, params);
+  const { rows } = await db.query<{ id: string; version: number; hash: string | null; in_flight: boolean }>(text, params);
   return rows.map((r) => ({ id: r.id, version: r.version, hash: r.hash, inFlight: r.in_flight }));
 }

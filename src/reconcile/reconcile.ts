@@ -1,3 +1,4 @@
+import { toSqlDb } from '../db/toSqlDb.ts';
 import { silentLogger } from '../logger.ts';
 import { checkBalances } from './checkBalances.ts';
 import { checkDoubleEntry } from './checkDoubleEntry.ts';
@@ -33,8 +34,12 @@ const CHECKS: Record<CheckName, (ctx: CheckContext) => Promise<CheckResult>> = {
  * exit code 2); bad options throw RangeError.
  */
 export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions = {}): Promise<ReconcileReport> {
+  if (options.poolMode !== undefined && !['transaction', 'session'].includes(options.poolMode)) {
+    throw new RangeError(`reconcile: poolMode must be transaction or session (got ${String(options.poolMode)})`);
+  }
   const ctx: CheckContext = {
     ...deps,
+    db: toSqlDb(deps.db, options.poolMode),
     logger: (deps.logger ?? silentLogger).child({ component: 'reconcile' }),
     sampleLimit: wholeNumber('sampleLimit', options.sampleLimit ?? DEFAULT_SAMPLE_LIMIT, 0),
     pageSize: wholeNumber('pageSize', options.pageSize ?? DEFAULT_PAGE_SIZE, 1),
@@ -42,9 +47,7 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions =
     repair: options.repair === true,
     repairAhead: options.repairAhead === true,
     strategy: 'keyset',
-    poolMode: options.poolMode ?? 'transaction',
   };
-  if (!['transaction', 'session'].includes(ctx.poolMode)) throw new RangeError(`reconcile: poolMode must be transaction or session (got ${String(ctx.poolMode)})`);
   if (ctx.repairAhead && !ctx.repair) throw new RangeError('reconcile: repairAhead needs repair');
   const names = options.checks ?? CHECK_NAMES;
   for (const name of names) if (!(name in CHECKS)) throw new RangeError(`reconcile: unknown check ${JSON.stringify(name)} (known: ${CHECK_NAMES.join(', ')})`);

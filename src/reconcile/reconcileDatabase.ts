@@ -1,4 +1,4 @@
-import type { PoolMode } from '../db/pool.ts';
+import type { PoolMode } from '../db/sqlDb.ts';
 import type { Logger } from '../logger.ts';
 import type { CheckName, ReconcileReport } from './reconcileTypes.ts';
 
@@ -29,26 +29,27 @@ export interface ReconcileRun {
  * unreachable, the schema missing); the report says whether the data agrees.
  */
 export async function reconcileDatabase(target: ReconcileTarget, run: ReconcileRun, logger: Logger): Promise<ReconcileReport> {
-  // Loaded here: drizzle and the MongoDB driver take seconds to load on a busy machine.
-  const [{ MongoClient }, { reconcile }, { createDb, createPool }, { recordReconcileRun }] = await Promise.all([
+  // Loaded here: the MongoDB driver takes seconds to load on a busy machine.
+  const [{ MongoClient }, { reconcile }, { createPool }, { poolDb }, { recordReconcileRun }] = await Promise.all([
     import('mongodb'),
     import('./reconcile.ts'),
-    import('../db/client.ts'),
+    import('../db/pool.ts'),
+    import('../db/toSqlDb.ts'),
     import('./recordReconcileRun.ts'),
   ]);
   const pool = createPool(target.databaseUrl, { max: 4, applicationName: 'outbox-relay-reconcile' });
   const mongo = new MongoClient(target.mongoUrl, { serverSelectionTimeoutMS: 10_000 });
   try {
     await mongo.connect();
-    const db = createDb(pool);
+    const db = poolDb(pool, target.poolMode);
     if (run.repair) {
       // A repair changes data: recorded before it runs (a failed run was still attempted).
       const { recordAudit } = await import('../control/recordAudit.ts');
-      await recordAudit(pool, { actor: run.actor, action: 'repair', target: 'reconcile --repair', reason: run.reason, details: { checks: run.checks } });
+      await recordAudit(db, { actor: run.actor, action: 'repair', target: 'reconcile --repair', reason: run.reason, details: { checks: run.checks } });
     }
     const report = await reconcile(
       { db, mongoDb: mongo.db(target.mongoDb), logger },
-      { checks: run.checks, repair: run.repair, repairAhead: run.repairAhead, poolMode: target.poolMode, sampleLimit: run.sampleLimit, pageSize: run.pageSize, pendingOlderThanSeconds: run.pendingOlderThanSeconds },
+      { checks: run.checks, repair: run.repair, repairAhead: run.repairAhead, sampleLimit: run.sampleLimit, pageSize: run.pageSize, pendingOlderThanSeconds: run.pendingOlderThanSeconds },
     );
     await recordReconcileRun(db, report, 'cli').catch((error: unknown) => logger.warn({ err: error }, 'could not record the reconcile run'));
     return report;

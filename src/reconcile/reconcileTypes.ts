@@ -4,8 +4,8 @@
  * goes through the outbox.
  */
 import type { Db as MongoDb } from 'mongodb';
-import type { Db } from '../db/client.ts';
-import type { PoolMode } from '../db/pool.ts';
+import type { PoolMode, SqlDb } from '../db/sqlDb.ts';
+import type { DbLike } from '../db/toSqlDb.ts';
 import type { Logger } from '../logger.ts';
 
 export const CHECK_NAMES = ['metadata-sync', 'metadata-content', 'orphan-documents', 'orphan-transactions', 'double-entry', 'balances', 'outbox-health'] as const;
@@ -40,7 +40,8 @@ export interface ReconcileReport {
 }
 
 export interface ReconcileDeps {
-  db: Db;
+  /** PostgreSQL: a pool, client or drizzle database, or a handle of ours (which carries its pool mode). */
+  db: DbLike;
   mongoDb: MongoDb;
   logger?: Logger;
 }
@@ -69,7 +70,8 @@ export interface ReconcileOptions {
    */
   strategy?: 'auto' | 'keyset' | 'scan';
   /**
-   * How `db` reaches PostgreSQL (default 'transaction'): decides whether the
+   * How `db` reaches PostgreSQL when it is a pool or client (default
+   * 'transaction'; a handle of ours carries its own): decides whether the
    * `scan` strategy's temp table lives in one transaction (pooler-safe) or in
    * the session (direct/session pooling: no transaction open while MongoDB
    * is read).
@@ -78,7 +80,8 @@ export interface ReconcileOptions {
 }
 
 /** Options with defaults applied, as every check sees them. */
-export interface CheckContext extends ReconcileDeps {
+export interface CheckContext extends Omit<ReconcileDeps, 'db'> {
+  db: SqlDb;
   logger: Logger;
   sampleLimit: number;
   pageSize: number;
@@ -86,7 +89,6 @@ export interface CheckContext extends ReconcileDeps {
   repair: boolean;
   repairAhead: boolean;
   strategy: 'keyset' | 'scan';
-  poolMode: PoolMode;
 }
 
 /** Entity types whose metadata the ledger projects to MongoDB: aggregate type → Postgres table. */

@@ -1,5 +1,4 @@
-import type pg from 'pg';
-import type { SqlDb } from '../db/pool.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 import type { ReconcileReport } from './reconcileTypes.ts';
 
 /**
@@ -10,10 +9,9 @@ import type { ReconcileReport } from './reconcileTypes.ts';
  * after releasing the reconcile lock, by which time another relay may already
  * be reconciling, and inside a transaction now() is when it began.
  */
-export async function recordReconcileRun(db: SqlDb | pg.ClientBase, report: ReconcileReport, ranBy: string, runId?: string): Promise<void> {
+export async function recordReconcileRun(db: SqlDb, report: ReconcileReport, ranBy: string, runId?: string): Promise<void> {
   const problems = Object.fromEntries(Object.entries(report.checks).map(([name, check]) => [name, check?.problems ?? 0]));
-  const client = '$client' in db ? db.$client : db;
-  await client.query(
+  await db.query(
     `INSERT INTO reconcile_run (started_at, finished_at, ok, problems, ran_by, run_id, report)
      VALUES ($1, $1::timestamptz + $7::float8 * interval '1 millisecond', $2, $3, $4, $5, $6)`,
     [report.startedAt, report.ok, JSON.stringify(problems), ranBy, runId ?? null, JSON.stringify(report), report.durationMs],
@@ -21,9 +19,8 @@ export async function recordReconcileRun(db: SqlDb | pg.ClientBase, report: Reco
 }
 
 /** A run that could not finish (a database unreachable): recorded as not ok, with why. */
-export async function recordFailedReconcileRun(db: SqlDb | pg.ClientBase, run: { startedAt: Date; ranBy: string; runId?: string; error: string }): Promise<void> {
-  const client = '$client' in db ? db.$client : db;
-  await client.query(`INSERT INTO reconcile_run (started_at, finished_at, ok, problems, ran_by, run_id, error) VALUES ($1, clock_timestamp(), false, '{}', $2, $3, $4)`, [
+export async function recordFailedReconcileRun(db: SqlDb, run: { startedAt: Date; ranBy: string; runId?: string; error: string }): Promise<void> {
+  await db.query(`INSERT INTO reconcile_run (started_at, finished_at, ok, problems, ran_by, run_id, error) VALUES ($1, clock_timestamp(), false, '{}', $2, $3, $4)`, [
     run.startedAt,
     run.ranBy,
     run.runId ?? null,
@@ -43,7 +40,7 @@ export interface LastReconcileRun {
 }
 
 export async function readLastReconcileRun(db: SqlDb): Promise<LastReconcileRun | undefined> {
-  const { rows } = await db.$client.query<{
+  const { rows } = await db.query<{
     started_at: Date;
     finished_at: Date;
     ok: boolean;

@@ -1,7 +1,6 @@
 import type { Collection, Filter } from 'mongodb';
-import type { Db } from '../db/client.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 import { metadataHash } from '../metadata/metadataHash.ts';
-import { sqlRunner } from '../db/sqlRunner.ts';
 import { insertOutboxRows, thinOutboxRow, type OutboxRow } from '../outbox/enqueue.ts';
 import type { Metadata } from '../types.ts';
 import type { DriftKind, StoredMetadata } from './classifyDrift.ts';
@@ -50,7 +49,7 @@ export const REPAIR_EVENT_TYPE = 'metadata.repaired';
  * throws away the newer metadata MongoDB still holds, so a person decides.
  */
 export async function repairMetadataDrift(
-  db: Db,
+  db: SqlDb,
   collection: Collection<StoredMetadata>,
   entity: { aggregateType: string; table: string },
   drifts: readonly Drift[],
@@ -70,7 +69,7 @@ export async function repairMetadataDrift(
   if (fixable.length === 0) return { enqueued: 0, unrepairable, needsRepairAhead };
 
   // The content at the version each drift expects, checked against the recorded hash.
-  const { rows } = await db.$client.query<{ id: string; metadata_version: number; metadata_hash: string | null; metadata: Metadata | null }>(
+  const { rows } = await db.query<{ id: string; metadata_version: number; metadata_hash: string | null; metadata: Metadata | null }>(
     `SELECT id::text AS id, metadata_version, metadata_hash, metadata FROM ${entity.table} WHERE id = ANY($1::uuid[])`,
     [fixable.map((d) => d.id)],
   );
@@ -95,6 +94,6 @@ export async function repairMetadataDrift(
   for (const d of toDelete) {
     await collection.deleteOne({ _id: d.id, version: d.storedVersion } as Filter<StoredMetadata>);
   }
-  await insertOutboxRows(sqlRunner(db), events);
+  await insertOutboxRows(db, events);
   return { enqueued: events.length, unrepairable, needsRepairAhead };
 }

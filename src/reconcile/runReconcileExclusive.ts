@@ -1,4 +1,5 @@
 import { reconcile } from './reconcile.ts';
+import { toSqlDb } from '../db/toSqlDb.ts';
 import { tryInLockedTransaction } from '../db/tryInLockedTransaction.ts';
 import { recordReconcileRun } from './recordReconcileRun.ts';
 import type { ReconcileDeps, ReconcileOptions, ReconcileReport } from './reconcileTypes.ts';
@@ -29,9 +30,10 @@ export async function runReconcileExclusive(
   options: ReconcileOptions & { ranBy: string },
 ): Promise<{ ran: true; report: ReconcileReport } | { ran: false; reason: 'locked' }> {
   const { ranBy, ...reconcileOptions } = options;
-  const outcome = await tryInLockedTransaction(deps.db.$client, RECONCILE_LOCK_KEY, async (client) => {
-    const report = await reconcile(deps, reconcileOptions);
-    await recordReconcileRun(client, report, ranBy);
+  const db = toSqlDb(deps.db, options.poolMode);
+  const outcome = await tryInLockedTransaction(db, RECONCILE_LOCK_KEY, async (tx) => {
+    const report = await reconcile({ ...deps, db }, reconcileOptions);
+    await recordReconcileRun(tx, report, ranBy);
     return report;
   });
   return outcome.ran ? { ran: true, report: outcome.value } : outcome;

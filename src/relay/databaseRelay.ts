@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Db as MongoDb } from 'mongodb';
-import type { SqlDb } from '../db/pool.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 import { DatabaseError, pgErrorCode } from '../errors.ts';
 import { readPauseState } from '../control/readPauseState.ts';
 import type { Logger } from '../logger.ts';
@@ -163,16 +163,15 @@ export function createDatabaseRelay(deps: DatabaseRelayDeps, settings: DatabaseR
   const reconcilePeriodically = async () => {
     try {
       if (!deps.reconcileMongoDb) throw new Error('no MongoDB database to reconcile against');
-      // Loaded on first use: reconcile's repair path brings drizzle-orm (see db/pool.ts).
-      const [{ createDb }, { runReconcileExclusive }, { recordReconcileMetrics }] = await Promise.all([
-        import('../db/client.ts'),
+      // Loaded on first use: a relay without --reconcile-every never loads the checks.
+      const [{ runReconcileExclusive }, { recordReconcileMetrics }] = await Promise.all([
         import('../reconcile/runReconcileExclusive.ts'),
         import('../reconcile/recordReconcileMetrics.ts'),
       ]);
       // Records the run in reconcile_run inside the transaction holding the lock.
       const outcome = await runReconcileExclusive(
-        { db: createDb(db.$client), mongoDb: deps.reconcileMongoDb, logger: logger.child({ component: 'reconcile' }) },
-        { ranBy: settings.relayId, poolMode: db.poolMode ?? 'transaction' },
+        { db, mongoDb: deps.reconcileMongoDb, logger: logger.child({ component: 'reconcile' }) },
+        { ranBy: settings.relayId },
       );
       if (!outcome.ran) return; // another relay is reconciling
       recordReconcileMetrics(metrics, outcome.report);

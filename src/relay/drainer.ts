@@ -1,6 +1,6 @@
 import { classifyPgError } from '../db/classifyPgError.ts';
 import { NOT_PAUSED, samePause, type PauseState } from '../control/pauseScope.ts';
-import type { SqlDb } from '../db/pool.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 import type { Logger } from '../logger.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
 import { claimBatch } from '../outbox/claimBatch.ts';

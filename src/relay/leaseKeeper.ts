@@ -1,4 +1,4 @@
-import type { SqlDb } from '../db/pool.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 import type { Logger } from '../logger.ts';
 import { extendClaims } from '../outbox/extendClaims.ts';
 

@@ -1,5 +1,5 @@
 import pgListen, { type Subscriber } from 'pg-listen';
-import type pg from 'pg';
+import type { SqlDb } from '../db/sqlDb.ts';
 import type { Logger } from '../logger.ts';
 import type { WakeReason, WakeSource } from './wakeSource.ts';
 
@@ -13,8 +13,8 @@ const PROBE_PREFIX = 'probe:';
 export interface PgListenWakeOptions {
   /** Direct connection (LISTEN does not work through a transaction-pooling PgBouncer). */
   connectionString: string;
-  /** Used to send the liveness probe; any pool on the same database. */
-  pool: pg.Pool;
+  /** Sends the liveness probe: any handle on the same database. */
+  db: SqlDb;
   relayId: string;
   /** How often to prove the listener still receives (and to notice a silent death). */
   checkIntervalMs: number;
@@ -132,7 +132,7 @@ export function createPgListenWake(options: PgListenWakeOptions): WakeSource {
     }
     probeSeq++;
     lastProbeSent = probeSeq;
-    await options.pool.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, `${PROBE_PREFIX}${options.relayId}:${probeSeq}`]).catch((error: unknown) => {
+    await options.db.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, `${PROBE_PREFIX}${options.relayId}:${probeSeq}`]).catch((error: unknown) => {
       lastProbeSent = 0; // the pool is down, not necessarily the listener
       logger.debug({ err: error }, 'could not send listener probe');
     });

@@ -2,7 +2,8 @@ import type { Tracer } from '@opentelemetry/api';
 import type { MongoClient } from 'mongodb';
 import type pg from 'pg';
 import { resolveConfig, type ConfigOverrides, type RelayConfig } from '../config.ts';
-import type { SqlDb } from '../db/pool.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
+import { poolDb } from '../db/toSqlDb.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { createLagHistory } from '../control/lagHistory.ts';
 import type { PauseState } from '../control/pauseScope.ts';
@@ -72,7 +73,7 @@ export function createRelay(config: RelayConfig | ConfigOverrides, options: Crea
   let db: SqlDb | undefined;
   const metrics = createRelayMetrics({ sampleLag: () => readLag(db as SqlDb) });
   const parts = options.pool
-    ? { pool: options.pool, db: { $client: options.pool, poolMode: resolved.poolMode } satisfies SqlDb, wake: undefined }
+    ? { pool: options.pool, db: poolDb(options.pool, resolved.poolMode), wake: undefined }
     : openDatabaseParts(options.wakeSource ? { ...resolved, listen: false } : resolved, { logger, metrics });
   db = parts.db;
   const wake = options.wakeSource ?? parts.wake;

@@ -1,4 +1,4 @@
-import type { SqlDb } from '../db/pool.ts';
+import type { SqlDb } from '../db/sqlDb.ts';
 import { entityKey, readMetadataContent } from '../metadata/readMetadataContent.ts';
 import type { SinkEvent } from '../sink/metadataSink.ts';
 import type { OutboxEvent } from '../types.ts';

@@ -1,5 +1,7 @@
 import type pg from 'pg';
-import { createPool, type PoolMode, type SqlDb } from '../db/pool.ts';
+import { createPool } from '../db/pool.ts';
+import type { PoolMode, SqlDb } from '../db/sqlDb.ts';
+import { poolDb } from '../db/toSqlDb.ts';
 import type { Logger } from '../logger.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
 import { createPgListenWake } from '../relay/pgListenWake.ts';
@@ -24,12 +26,12 @@ export interface DatabaseParts {
 /** The connections one database needs: a bounded pool, and a LISTEN connection when wake-ups are on. */
 export function openDatabaseParts(settings: DatabasePartsSettings, deps: { logger: Logger; metrics: RelayMetrics }): DatabaseParts {
   const pool = createPool(settings.databaseUrl, { max: settings.poolSize, applicationName: `outbox-relay:${settings.relayId}`.slice(0, 63) });
-  // Plain SQL over the pool: the relay never loads drizzle-orm (see db/pool.ts).
-  const db: SqlDb = { $client: pool, poolMode: settings.poolMode };
+  // Plain SQL over the pool: the relay never loads drizzle-orm (see db/sqlDb.ts).
+  const db = poolDb(pool, settings.poolMode);
   const wake = settings.listen
     ? createPgListenWake({
         connectionString: settings.listenDatabaseUrl,
-        pool,
+        db,
         relayId: settings.relayId,
         checkIntervalMs: settings.heartbeatMs,
         logger: deps.logger.child({ component: 'listener' }),

@@ -2,6 +2,7 @@ import type { Tracer } from '@opentelemetry/api';
 import type { MongoClient } from 'mongodb';
 import type { RelayConfig } from '../config.ts';
 import { createPool } from '../db/pool.ts';
+import { poolDb } from '../db/toSqlDb.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { createRelayMetrics, type RelayMetrics } from '../ops/metrics.ts';
 import { tenantDeliveryMetrics } from '../ops/tenantDeliveryMetrics.ts';
@@ -74,7 +75,8 @@ export function createMultiTenantRelay(config: RelayConfig, options: { logger?: 
   if (!config.controlDatabaseUrl) throw new Error('multi-tenant relay needs a control database');
   const logger = (options.logger ?? silentLogger).child({ component: 'relay', relayId: config.relayId, mode: 'multi-tenant' });
   const env = options.env ?? process.env;
-  const control = createPool(config.controlDatabaseUrl, { max: 2, applicationName: `outbox-relay-control:${config.relayId}`.slice(0, 63) });
+  const controlPool = createPool(config.controlDatabaseUrl, { max: 2, applicationName: `outbox-relay-control:${config.relayId}`.slice(0, 63) });
+  const control = poolDb(controlPool);
   const metrics = createRelayMetrics({ perTenant: true });
   const labels = createTenantLabels(config.tenantMetricsCap);
   registerTenantMetrics(metrics.registry, () => [...slots].map(([id, slot]) => view(id, slot)), labels);
@@ -253,7 +255,7 @@ export function createMultiTenantRelay(config: RelayConfig, options: { logger?: 
       // Hand the tenants over now rather than after a lease.
       await leaveReplicas(control, config.relayId).catch((error: unknown) => logger.warn({ err: scrub(error) }, 'could not release tenant leases at shutdown'));
       await ops?.close();
-      await Promise.allSettled([control.end(), ...[...mongoClients.values()].map((c) => c.then((m) => m.close()))]);
+      await Promise.allSettled([controlPool.end(), ...[...mongoClients.values()].map((c) => c.then((m) => m.close()))]);
       logger.info('relay stopped');
     },
   };

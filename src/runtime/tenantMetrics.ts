@@ -21,7 +21,7 @@ export function registerTenantMetrics(registry: Registry, tenants: () => TenantV
       this.reset();
       const all = tenants();
       const lags = await Promise.all(
-        all.map(async (t) => (t.parts ? await readLag({ $client: t.parts.pool }).catch((): OutboxLag | undefined => undefined) : undefined)),
+        all.map(async (t) => (t.parts ? await readLag(t.parts.pool).catch((): OutboxLag | undefined => undefined) : undefined)),
       );
       const sums = new Map<string, number>();
       all.forEach((t, i) => {

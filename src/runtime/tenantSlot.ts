@@ -2,7 +2,8 @@ import type { Tracer } from '@opentelemetry/api';
 import type { MongoClient } from 'mongodb';
 import type pg from 'pg';
 import type { RelayConfig } from '../config.ts';
-import { createPool, type SqlDb } from '../db/pool.ts';
+import { createPool } from '../db/pool.ts';
+import { poolDb } from '../db/toSqlDb.ts';
 import type { Logger } from '../logger.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
 import { createDatabaseRelay, KNOWN_AGGREGATE_TYPES, type DatabaseRelay } from '../relay/databaseRelay.ts';
@@ -54,7 +55,7 @@ export async function startTenant(deps: TenantSlotDeps, tenant: TenantRecord): P
   const { config } = deps;
   const logger = deps.logger.child({ tenant: tenant.id });
   const pool = createPool(urls.databaseUrl, { max: config.tenantPoolSize, applicationName: `outbox-relay:${tenant.id}:${config.relayId}`.slice(0, 63) });
-  const db: SqlDb = { $client: pool, poolMode: config.poolMode };
+  const db = poolDb(pool, config.poolMode);
   try {
     let schemaReady: boolean;
     try {
@@ -79,7 +80,7 @@ export async function startTenant(deps: TenantSlotDeps, tenant: TenantRecord): P
     const wake = config.listen
       ? createPgListenWake({
           connectionString: urls.databaseUrl,
-          pool,
+          db,
           relayId: config.relayId,
           checkIntervalMs: config.heartbeatMs,
           logger: logger.child({ component: 'listener' }),

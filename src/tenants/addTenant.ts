@@ -1,5 +1,6 @@
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
+import type { SqlDb } from '../db/sqlDb.ts';
 import { ConflictError, OutboxRelayError, ValidationError } from '../errors.ts';
 import { resolveTenantUrls } from './resolveTenantUrls.ts';
 import { ENV_NAME_PATTERN, MONGO_DB_PATTERN, rowToTenant, TENANT_COLUMNS, TENANT_ID_PATTERN, type TenantRecord } from './tenantTypes.ts';
@@ -67,7 +68,7 @@ async function reachMongo(url: string): Promise<void> {
  * URLs resolved from this process's environment), and the id new; otherwise a
  * typed error and nothing is written. Error messages never carry a URL.
  */
-export async function addTenant(control: pg.Pool, input: AddTenantInput, env: NodeJS.ProcessEnv, defaultMongoUrl: string | undefined): Promise<TenantRecord> {
+export async function addTenant(control: SqlDb, input: AddTenantInput, env: NodeJS.ProcessEnv, defaultMongoUrl: string | undefined): Promise<TenantRecord> {
   const record = validateTenantInput(input);
   const urls = resolveTenantUrls({ ...record, paused: false, owner: null, leaseExpiresAt: null, health: null, healthReason: null, healthAt: null }, env, defaultMongoUrl);
   if (!urls.ok) throw invalid(`tenant ${record.id}: ${urls.reason}`);
@@ -89,7 +90,7 @@ export async function addTenant(control: pg.Pool, input: AddTenantInput, env: No
        VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${TENANT_COLUMNS}`,
       [record.id, record.databaseUrl, record.databaseUrlEnv, record.mongoUrl, record.mongoUrlEnv, record.mongoDb, record.weight],
     );
-    return rowToTenant(rows[0]);
+    return rowToTenant(rows[0]!);
   } catch (error) {
     // Two `tenant add` of one id at once: the primary key decides.
     if ((error as { code?: string }).code === '23505') throw new ConflictError('TENANT_EXISTS', `tenant ${record.id} is already registered`);

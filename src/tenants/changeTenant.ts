@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import type { SqlDb } from '../db/sqlDb.ts';
 import { NotFoundError } from '../errors.ts';
 
 export type TenantChange = 'pause' | 'resume' | 'remove';
@@ -8,7 +8,7 @@ export type TenantChange = 'pause' | 'resume' | 'remove';
  * sees the change at its next registry read (one heartbeat). Removing only
  * unregisters: the tenant's databases are left as they are.
  */
-export async function changeTenant(control: pg.Pool, id: string, change: TenantChange): Promise<void> {
+export async function changeTenant(control: SqlDb, id: string, change: TenantChange): Promise<void> {
   const result =
     change === 'remove'
       ? await control.query('DELETE FROM outbox_tenant WHERE id = $1', [id])

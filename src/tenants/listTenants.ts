@@ -1,7 +1,7 @@
-import type pg from 'pg';
+import type { SqlDb } from '../db/sqlDb.ts';
 import { rowToTenant, TENANT_COLUMNS, type TenantRecord } from './tenantTypes.ts';
 
-export async function listTenants(control: pg.Pool | pg.ClientBase): Promise<TenantRecord[]> {
+export async function listTenants(control: SqlDb): Promise<TenantRecord[]> {
   const { rows } = await control.query(`SELECT ${TENANT_COLUMNS} FROM outbox_tenant ORDER BY id`);
   return rows.map(rowToTenant);
 }

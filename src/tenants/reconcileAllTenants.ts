@@ -4,7 +4,7 @@
  * PostgreSQL and MongoDB database. A tenant that cannot be reconciled is
  * reported with its reason and the others still run.
  */
-import type { PoolMode } from '../db/pool.ts';
+import type { PoolMode } from '../db/sqlDb.ts';
 import type { Logger } from '../logger.ts';
 import { reconcileDatabase, type ReconcileRun } from '../reconcile/reconcileDatabase.ts';
 import { CHECK_NAMES, type ReconcileReport } from '../reconcile/reconcileTypes.ts';

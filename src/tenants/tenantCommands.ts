@@ -4,7 +4,7 @@
  * Nothing here prints a URL's password: `list` shows `$VAR` or a redacted URL.
  */
 import type { Command } from 'commander';
-import type pg from 'pg';
+import type { SqlDb } from '../db/sqlDb.ts';
 import { resolveConfig, type ConfigOverrides } from '../config.ts';
 import { ConfigError, ValidationError } from '../errors.ts';
 import { describeUrl, resolveTenantUrls } from './resolveTenantUrls.ts';
@@ -18,11 +18,11 @@ export function controlUrl(options: Record<string, unknown>, overrides: Override
   return { controlDatabaseUrl: config.controlDatabaseUrl, mongoUrl: config.mongoUrl };
 }
 
-export async function withControl<T>(url: string, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
-  const { createPool } = await import('../db/pool.ts');
+export async function withControl<T>(url: string, fn: (control: SqlDb) => Promise<T>): Promise<T> {
+  const [{ createPool }, { poolDb }] = await Promise.all([import('../db/pool.ts'), import('../db/toSqlDb.ts')]);
   const pool = createPool(url, { max: 2, applicationName: 'outbox-relay-cli' });
   try {
-    return await fn(pool);
+    return await fn(poolDb(pool));
   } finally {
     await pool.end();
   }
@@ -47,9 +47,9 @@ export function mountTenantCommands(program: Command, addFlags: AddFlags, overri
     const { controlDatabaseUrl, mongoUrl } = controlUrl({ ...options, databaseUrl: undefined }, overrides);
     const weight = Number(options.weight);
     const { addTenant } = await import('./addTenant.ts');
-    const added = await withControl(controlDatabaseUrl, (pool) =>
+    const added = await withControl(controlDatabaseUrl, (control) =>
       addTenant(
-        pool,
+        control,
         {
           id,
           weight,
@@ -95,7 +95,7 @@ export function mountTenantCommands(program: Command, addFlags: AddFlags, overri
     addFlags(tenant.command(change).description(what).argument('<id>', 'tenant id'), true).action(async (id: string, options: Record<string, unknown>) => {
       const { controlDatabaseUrl } = controlUrl(options, overrides);
       const { changeTenant } = await import('./changeTenant.ts');
-      await withControl(controlDatabaseUrl, (pool) => changeTenant(pool, id, change));
+      await withControl(controlDatabaseUrl, (control) => changeTenant(control, id, change));
       console.log(`tenant ${id}: ${change === 'remove' ? 'removed' : change === 'pause' ? 'paused' : 'resumed'}`);
     });
   }
@@ -149,7 +149,7 @@ export async function tenantStatus(id: string, options: Record<string, unknown>,
     const pool = createPool(urls.databaseUrl, { max: 1, applicationName: 'outbox-relay-cli' });
     pool.options.connectionTimeoutMillis = 5000;
     try {
-      lag = await readLag({ $client: pool });
+      lag = await readLag(pool);
     } catch (caught) {
       error = (caught instanceof Error ? caught.message : String(caught)).replace(/(postgres(ql)?|mongodb(\+srv)?):\/\/\S+/g, '<url>');
     } finally {

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import type { SqlDb } from '../db/sqlDb.ts';
 
 /**
  * Spreading tenants over multi-tenant relay replicas. Each replica, every
@@ -17,7 +17,7 @@ export interface LeasePlan {
   surplus: string[];
 }
 
-export async function beatReplica(control: pg.Pool, replicaId: string, leaseMs: number): Promise<number> {
+export async function beatReplica(control: SqlDb, replicaId: string, leaseMs: number): Promise<number> {
   const { rows } = await control.query<{ alive: number }>(
     `WITH beat AS (
        INSERT INTO outbox_relay_replica (id, heartbeat_at) VALUES ($1, now())
@@ -30,13 +30,13 @@ export async function beatReplica(control: pg.Pool, replicaId: string, leaseMs: 
   return rows[0]?.alive ?? 1;
 }
 
-export async function leaveReplicas(control: pg.Pool, replicaId: string): Promise<void> {
+export async function leaveReplicas(control: SqlDb, replicaId: string): Promise<void> {
   await control.query('DELETE FROM outbox_relay_replica WHERE id = $1', [replicaId]);
   await control.query('UPDATE outbox_tenant SET owner = NULL, lease_expires_at = NULL WHERE owner = $1', [replicaId]);
 }
 
 /** Renew what we hold, give up paused tenants, take free ones up to our share. */
-export async function planLeases(control: pg.Pool, replicaId: string, options: { leaseMs: number; replicasAlive: number }): Promise<LeasePlan> {
+export async function planLeases(control: SqlDb, replicaId: string, options: { leaseMs: number; replicasAlive: number }): Promise<LeasePlan> {
   const lease = `now() + make_interval(secs => $2::double precision / 1000)`;
   // Paused tenants are not ours to hold.
   await control.query('UPDATE outbox_tenant SET owner = NULL, lease_expires_at = NULL WHERE owner = $1 AND paused', [replicaId]);
@@ -60,7 +60,7 @@ export async function planLeases(control: pg.Pool, replicaId: string, options: {
 }
 
 /** Give back tenants we stopped serving. */
-export async function releaseLeases(control: pg.Pool, replicaId: string, ids: readonly string[]): Promise<void> {
+export async function releaseLeases(control: SqlDb, replicaId: string, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
   await control.query('UPDATE outbox_tenant SET owner = NULL, lease_expires_at = NULL WHERE owner = $1 AND id = ANY($2::text[])', [replicaId, ids]);
 }

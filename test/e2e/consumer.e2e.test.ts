@@ -349,7 +349,7 @@ export async function lagOf(url: string): Promise<OutboxLag> {
   } finally {
     client.release();
   }
-  return readLag({ $client: pool });
+  return readLag(pool);
 }
 
 export function balances(db: Db) {

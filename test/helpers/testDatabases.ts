@@ -8,6 +8,8 @@ import { MongoClient, type Db as MongoDb } from 'mongodb';
 import pg from 'pg';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createDb, createPool, type Db } from '../../src/db/client.ts';
+import type { SqlDb } from '../../src/db/sqlDb.ts';
+import { poolDb } from '../../src/db/toSqlDb.ts';
 import { adminUrl, withDatabase } from './urls.ts';
 
 export interface TestDatabases {
@@ -17,7 +19,10 @@ export interface TestDatabases {
   mongoUrl: string;
   mongoDbName: string;
   pool: pg.Pool;
-  db: Db;
+  /** The library's handle on `pool` (transaction pool mode). */
+  db: SqlDb;
+  /** A drizzle database on `pool`, for tests of drizzle interop. */
+  drizzle: Db;
   mongo: MongoClient;
   mongoDb: MongoDb;
 }
@@ -45,7 +50,8 @@ export async function createTestDatabases(): Promise<TestDatabases & { drop: () 
     mongoUrl,
     mongoDbName,
     pool,
-    db: createDb(pool),
+    db: poolDb(pool),
+    drizzle: createDb(pool),
     mongo,
     mongoDb,
     drop: async () => {

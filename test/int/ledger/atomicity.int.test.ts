@@ -156,7 +156,7 @@ describe('postTransaction atomicity', () => {
     const before = await snapshot(t().pool);
     const rollback = new Error('caller rolls back');
     await expect(
-      t().db.transaction(async (tx) => {
+      t().drizzle.transaction(async (tx) => {
         const result = await postTransaction(tx, request('nested'));
         expect(result.created).toBe(true);
         throw rollback;

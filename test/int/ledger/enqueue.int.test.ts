@@ -56,7 +56,7 @@ describe('enqueue', () => {
     const before = await outboxCount();
     const rollback = new Error('rollback');
     await expect(
-      t().db.transaction(async (tx) => {
+      t().drizzle.transaction(async (tx) => {
         const row = await enqueue(tx, event());
         expect(row.id).toBeGreaterThan(0);
         throw rollback;
@@ -69,7 +69,7 @@ describe('enqueue', () => {
   it('inside a drizzle transaction that commits leaves exactly one row, and NOTIFY arrives only after the commit', async () => {
     const before = await outboxCount();
     const input = event({ eventType: 'metadata.upserted', payload: { metadata: { b: 2, a: [1, 'x'] } } });
-    const result = await t().db.transaction(async (tx) => {
+    const result = await t().drizzle.transaction(async (tx) => {
       const row = await enqueue(tx, input);
       // A notification sent before commit would have arrived before the probe.
       expect(await notificationsSoFar()).toEqual([]);
@@ -116,9 +116,9 @@ describe('enqueue', () => {
 
   it('is idempotent per eventId: the same id again returns the existing row, pending or already delivered', async () => {
     const eventId = randomUUID();
-    const first = await t().db.transaction((tx) => enqueue(tx, event({ eventId })));
+    const first = await t().drizzle.transaction((tx) => enqueue(tx, event({ eventId })));
     const before = await outboxCount();
-    const again = await t().db.transaction((tx) => enqueue(tx, event({ eventId: eventId.toUpperCase() })));
+    const again = await t().drizzle.transaction((tx) => enqueue(tx, event({ eventId: eventId.toUpperCase() })));
     expect(again).toEqual(first);
     expect(await outboxCount()).toBe(before);
 
@@ -129,7 +129,7 @@ describe('enqueue', () => {
        VALUES (999999, $1, 'invoice', 'inv-delivered', 1, 'metadata.upserted', '{"metadata":{}}', 'test-relay')`,
       [delivered],
     );
-    const replay = await t().db.transaction((tx) => enqueue(tx, event({ eventId: delivered })));
+    const replay = await t().drizzle.transaction((tx) => enqueue(tx, event({ eventId: delivered })));
     expect(replay).toEqual({ id: 999999, eventId: delivered });
     expect(await outboxCount()).toBe(before);
   });
@@ -161,12 +161,12 @@ describe('enqueue', () => {
     ['metadata with a $ key', { payload: { metadata: { $inc: 1 } } }, 'INVALID_METADATA'],
     ['metadata too large', { payload: { metadata: { s: 'x'.repeat(MAX_METADATA_BYTES) } } }, 'INVALID_METADATA'],
   ])('refuses an event with %s', async (_label, patch, code) => {
-    await expectRefusedWithoutTrace(t().pool, code, () => t().db.transaction((tx) => enqueue(tx, event(patch))));
+    await expectRefusedWithoutTrace(t().pool, code, () => t().drizzle.transaction((tx) => enqueue(tx, event(patch))));
   });
 
   it('stores awkward aggregate ids verbatim', async () => {
     const aggregateId = "it's \"quoted\"; DROP TABLE outbox; --\n🌍";
-    const row = await t().db.transaction((tx) => enqueue(tx, event({ aggregateId, aggregateType: 'weird_type_2' })));
+    const row = await t().drizzle.transaction((tx) => enqueue(tx, event({ aggregateId, aggregateType: 'weird_type_2' })));
     const { rows } = await t().pool.query('SELECT aggregate_id, aggregate_type FROM outbox WHERE id = $1', [row.id]);
     expect(rows[0]).toEqual({ aggregate_id: aggregateId, aggregate_type: 'weird_type_2' });
   });

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { PRUNE_LOCK_KEY, pruneDelivered } from '../../../src/outbox/pruneDelivered.ts';
+import type { SqlDb } from '../../../src/db/sqlDb.ts';
 import { useTestDatabases } from '../../helpers/testDatabases.ts';
 import { clearTables } from './outboxRows.ts';
 
@@ -40,39 +41,28 @@ describe('pruneDelivered', () => {
     await insertDelivered(1, 10, 5 * HOUR); // oldest
     await insertDelivered(11, 15, 3 * HOUR);
     const statements: string[] = [];
-    const pool = t().pool;
-    const original = pool.connect;
-    // Count the DELETE statements the pruner sends on its checked-out client
-    // (callback-style connect is pool.query's own path: leave it alone).
-    (pool as unknown as { connect: unknown }).connect = async (...args: unknown[]) => {
-      if (args.length > 0) return (original as (...a: unknown[]) => unknown).apply(pool, args);
-      const client = await (original as () => Promise<pg.PoolClient>).call(pool);
-      const query = client.query;
-      (client as unknown as { query: unknown }).query = (...q: unknown[]) => {
-        if (typeof q[0] === 'string' && q[0].includes('DELETE')) statements.push(q[0]);
-        return (query as (...a: unknown[]) => unknown).apply(client, q);
-      };
-      const release = client.release;
-      client.release = (...r: Parameters<typeof release>) => {
-        (client as unknown as { query: unknown }).query = query;
-        return release.apply(client, r);
-      };
-      return client;
-    };
-    try {
-      expect(await pruneDelivered(t().db, { retentionMs: HOUR, batchSize: 4, maxBatches: 3 })).toEqual({ ran: true, deleted: 12 });
-      expect(statements).toHaveLength(3);
-      // The 10 oldest went first, then 2 of the next.
-      const left = await remainingIds();
-      expect(left).toHaveLength(13);
-      expect(left.every((id) => id > 10)).toBe(true);
-      statements.length = 0;
-      // 13 left: 4 + 4 + 4 + 1; the short batch ends the run.
-      expect(await pruneDelivered(t().db, { retentionMs: HOUR, batchSize: 4, maxBatches: 100 })).toEqual({ ran: true, deleted: 13 });
-      expect(statements).toHaveLength(4);
-    } finally {
-      (pool as unknown as { connect: unknown }).connect = original;
-    }
+    // Count the DELETE statements the pruner sends in its locked transactions.
+    const counting = (db: SqlDb): SqlDb => ({
+      poolMode: db.poolMode,
+      query: (statement, values) => {
+        const text = typeof statement === 'string' ? statement : statement.text;
+        if (text.includes('DELETE')) statements.push(text);
+        return db.query(statement, values);
+      },
+      transaction: (body, options) => db.transaction((tx) => body(counting(tx)), options),
+      connection: (body) => db.connection((conn) => body(counting(conn))),
+    });
+    const db = counting(t().db);
+    expect(await pruneDelivered(db, { retentionMs: HOUR, batchSize: 4, maxBatches: 3 })).toEqual({ ran: true, deleted: 12 });
+    expect(statements).toHaveLength(3);
+    // The 10 oldest went first, then 2 of the next.
+    const left = await remainingIds();
+    expect(left).toHaveLength(13);
+    expect(left.every((id) => id > 10)).toBe(true);
+    statements.length = 0;
+    // 13 left: 4 + 4 + 4 + 1; the short batch ends the run.
+    expect(await pruneDelivered(db, { retentionMs: HOUR, batchSize: 4, maxBatches: 100 })).toEqual({ ran: true, deleted: 13 });
+    expect(statements).toHaveLength(4);
     expect(await remainingIds()).toEqual([]);
   });
 

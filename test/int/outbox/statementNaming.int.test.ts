@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createPool } from '../../../src/db/pool.ts';
+import { poolDb } from '../../../src/db/toSqlDb.ts';
 import { claimBatch } from '../../../src/outbox/claimBatch.ts';
 import { markDelivered } from '../../../src/outbox/markDelivered.ts';
 import { insertEvents } from '../../helpers/outboxFixtures.ts';
@@ -12,7 +13,7 @@ async function preparedAfterClaiming(poolMode: 'transaction' | 'session', prefix
   await insertEvents(t().pool, [1, 2, 3].map((i) => ({ aggregateId: `${prefix}-${i}`, version: 1, metadata: { i } })));
   const pool = createPool(t().databaseUrl, { max: 1 });
   try {
-    const db = { $client: pool, poolMode };
+    const db = poolDb(pool, poolMode);
     const claimed = [...(await claimBatch(db, { relayId: prefix, batchSize: 2, leaseMs: 10_000 })), ...(await claimBatch(db, { relayId: prefix, batchSize: 2, leaseMs: 10_000 }))];
     expect(claimed.map((e) => e.aggregateId).sort()).toEqual([1, 2, 3].map((i) => `${prefix}-${i}`));
     expect((await markDelivered(db, { relayId: prefix, ids: claimed.map((e) => e.id) })).delivered).toHaveLength(3);

@@ -4,7 +4,8 @@ import { pauseRelays } from '../../../src/control/pauseRelays.ts';
 import { readPauseState } from '../../../src/control/readPauseState.ts';
 import { resumeRelays } from '../../../src/control/resumeRelays.ts';
 import { createRoles } from '../../../src/db/createRoles.ts';
-import { createDb, createPool } from '../../../src/db/client.ts';
+import { createPool } from '../../../src/db/pool.ts';
+import { poolDb } from '../../../src/db/toSqlDb.ts';
 import { claimBatch } from '../../../src/outbox/claimBatch.ts';
 import { markDelivered } from '../../../src/outbox/markDelivered.ts';
 import { readMetadataContent } from '../../../src/metadata/readMetadataContent.ts';
@@ -33,7 +34,7 @@ describe('least-privilege roles', () => {
       // last 3: wait for a slot for this (non-superuser) login; the pool then keeps it.
       await waitFor(async () => (await pool.query('SELECT 1')).rowCount === 1, { timeoutMs: 60_000, intervalMs: 200, message: 'a connection slot for the relay role' });
       await insertEvents(t().pool, [{ aggregateId: 'roles-1', version: 1, metadata: { a: 1 } }]);
-      const db = createDb(pool);
+      const db = poolDb(pool);
       const claimed = await claimBatch(db, { relayId: 'least-privilege', batchSize: 10, leaseMs: 10_000 });
       expect(claimed).toHaveLength(1);
       expect((await markDelivered(db, { relayId: 'least-privilege', ids: claimed.map((e) => e.id) })).delivered).toHaveLength(1);
