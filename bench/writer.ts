@@ -2,7 +2,7 @@
  * The writer-overhead scenario alone (bench/writerOverhead.ts), for working on
  * the writer's cost without the ten-minute run:
  *
- *   npm run bench -- --writer [--concurrency 8] [--rounds 4] [--window 3] [--tiny]
+ *   npm run bench -- --writer [--concurrency 8] [--rounds 8] [--window 3] [--tiny]
  *
  * Writes bench/results/writer-<timestamp>.json and prints the figures:
  * postings/s and CPU per posting, outbox on vs off, from the same windows.
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   }
   const settings = {
     concurrency: Number(values.concurrency ?? 8),
-    rounds: Number(values.rounds ?? (values.tiny ? 1 : 4)),
+    rounds: Number(values.rounds ?? (values.tiny ? 1 : 8)),
     windowSeconds: Number(values.window ?? (values.tiny ? 0.5 : 3)),
   };
   const started = new Date();
