@@ -55,14 +55,19 @@ const FIGURES: Figure[] = [
   { name: 'graphile-worker best settings, no-op', unit: 'events/s', value: (r) => peerRun(r, 'best', 'noop')?.eventsPerSecond },
   { name: 'drain / graphile-worker at its best (target ≥ 1.5)', unit: '×', value: (r) => { const p = peerRun(r, 'best', 'upsert'); return p && r.drain.eventsPerSecond / p.eventsPerSecond; } },
   { name: 'null-sink relay / graphile-worker no-op at its best (target ≥ 1.5)', unit: '×', value: (r) => { const p = peerRun(r, 'best', 'noop'); return p && r.nullSink && r.nullSink.eventsPerSecond / p.eventsPerSecond; } },
-  { name: 'writer cost at concurrency 8: outbox on vs off, relays busy (target ≤ 10)', unit: '%', value: (r) => { const w = writerAt(r, 8); return w?.costNotifyBusyVsOff === undefined ? undefined : w.costNotifyBusyVsOff * 100; } },
+  { name: 'writer cost at concurrency 8: postings/s, outbox on vs off, relays busy (wall clock: the neighbours\' load too)', unit: '%', value: (r) => { const w = writerAt(r, 8); return w?.costNotifyBusyVsOff === undefined ? undefined : w.costNotifyBusyVsOff * 100; } },
   { name: 'writer cost at concurrency 8: outbox on vs off, paired rounds', unit: '%', value: (r) => { const w = writerAt(r, 8); return w?.costNotifyBusyVsOffPaired === undefined ? undefined : w.costNotifyBusyVsOffPaired * 100; } },
+  { name: 'writer CPU per posting at concurrency 8, outbox off', unit: 'µs', value: (r) => writerAt(r, 8)?.cpu?.perPosting.outboxOff.totalUs },
+  { name: 'writer CPU per posting at concurrency 8, outbox on (NOTIFY trigger on, relays busy)', unit: 'µs', value: (r) => writerAt(r, 8)?.cpu?.perPosting.notifyBusy.totalUs },
+  { name: 'writer cost at concurrency 8: CPU per posting, outbox on vs off, relays busy (target ≤ 10)', unit: '%', value: (r) => { const c = writerAt(r, 8)?.cpu; return c && c.costNotifyBusyVsOff * 100; } },
+  { name: 'writer cost at concurrency 8: CPU per posting, outbox rows alone (no trigger)', unit: '%', value: (r) => { const c = writerAt(r, 8)?.cpu; return c && c.costOutboxVsOff * 100; } },
   { name: 'claim latency end / start (target ≤ 2)', unit: '×', value: (r) => r.drain.claimEnd.executionMs / r.drain.claimStart.executionMs },
 ];
 
 function defaultFiles(): string[] {
+  // Main runs only (named by their timestamp): soak-*.json and writer-*.json have other shapes.
   const all = readdirSync(RESULTS_DIR)
-    .filter((f) => f.endsWith('.json'))
+    .filter((f) => /^\d.*\.json$/.test(f))
     .sort()
     .map((f) => join(RESULTS_DIR, f));
   const parsed = all.map((file) => ({ file, r: JSON.parse(readFileSync(file, 'utf8')) as BenchResults }));

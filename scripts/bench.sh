@@ -24,6 +24,10 @@ fi
 if [[ "${1:-}" == "--multi-tenant" ]]; then
   exec node bench/multiTenant.ts "${@:2}"
 fi
+# `npm run bench -- --writer [--concurrency 8]`: the writer-overhead scenario alone (bench/writer.ts).
+if [[ "${1:-}" == "--writer" ]]; then
+  exec node bench/writer.ts "${@:2}"
+fi
 if [[ "${1:-}" == "--tracing" ]]; then
   exec node bench/tracing.ts "${@:2}"
 fi

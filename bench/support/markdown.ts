@@ -1,4 +1,5 @@
 /** bench/results/latest.md: every figure and ratio of one run. */
+import type { WriterOverheadResult } from '../writerOverhead.ts';
 import type { BenchResults } from './results.ts';
 
 const f = (v: number | null | undefined, d = 1) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(d));
@@ -56,25 +57,56 @@ export function renderMarkdown(r: BenchResults): string {
   }
   lines.push('');
 
+  lines.push(...writerLines(r.writer), '', '![charts](latest.svg)', '');
+  return lines.join('\n');
+}
+
+/** The writer-overhead section (also printed by `npm run bench -- --writer`). */
+export function writerLines(writer: readonly WriterOverheadResult[]): string[] {
+  const lines: string[] = [];
   lines.push(
     '## Writer overhead (postTransaction postings/s; variants interleaved A B C D, D C B A, … per round)',
     '',
     '| concurrency | A none (no outbox) | B outbox, no NOTIFY | C outbox + NOTIFY trigger, relays busy | D outbox + NOTIFY, a relay waiting | cost B | cost C | cost D | windows A / B / C / D |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   );
-  for (const w of r.writer) {
+  for (const w of writer) {
     lines.push(
       `| ${w.concurrency} | ${f(w.median.none)} | ${f(w.median.outbox)} (${ratio(w.median.outbox, w.median.none)}) | ${f(w.median.notifyBusy)} (${ratio(w.median.notifyBusy, w.median.none)}) | ${f(w.median.notifyWaiting)} (${ratio(w.median.notifyWaiting, w.median.none)}) | ${f(w.costOutbox * 100)} % | ${f(w.costNotifyBusy * 100)} % | ${f(w.costNotifyWaiting * 100)} % | ${w.windows.none.join(', ')} / ${w.windows.outbox.join(', ')} / ${w.windows.notifyBusy.join(', ')} / ${w.windows.notifyWaiting.join(', ')} |`,
     );
   }
-  for (const w of r.writer) {
+  for (const w of writer) {
     if (w.median.outboxOff === undefined) continue;
     lines.push('', `Outbox on vs off, concurrency ${w.concurrency} (same postings, metadata content on the entity rows in both): O (off) ${f(w.median.outboxOff)} postings/s; B ${f(w.median.outbox)} (cost ${f((w.costOutboxVsOff ?? Number.NaN) * 100)} %, paired ${f((w.costOutboxVsOffPaired ?? Number.NaN) * 100)} %); C ${f(w.median.notifyBusy)} (cost ${f((w.costNotifyBusyVsOff ?? Number.NaN) * 100)} %, paired ${f((w.costNotifyBusyVsOffPaired ?? Number.NaN) * 100)} %). Windows O: ${w.windows.outboxOff.join(', ')}.`);
   }
-  for (const w of r.writer) {
+  for (const w of writer) {
     if (w.median.payloadOutbox === undefined) continue;
     lines.push('', `Before/after PostgreSQL kept the content, concurrency ${w.concurrency}: P (content in the outbox payload only, as before) ${f(w.median.payloadOutbox)} postings/s (cost ${f(w.costPayloadOutbox * 100)} %), B (content on the entity rows, thin events) ${f(w.median.outbox)} postings/s: B / P = ${w.thinVsPayload} on medians, ${w.thinVsPayloadPaired} as the median of per-round ratios. Windows P: ${w.windows.payloadOutbox.join(', ')}.`);
   }
-  lines.push('', 'Medians of the windows; cost = 1 − variant / none. Postings carry 2 outbox events (transaction + credit entry) in the outbox variants. C is what writers pay while relays drain (outbox_wakeup says busy, the trigger stays silent); D while a relay sits idle (every commit notifies).', '', '![charts](latest.svg)', '');
-  return lines.join('\n');
+  lines.push('', 'Medians of the windows; cost = 1 − variant / none. Postings carry 2 outbox events (transaction + credit entry) in the outbox variants. C is what writers pay while relays drain (outbox_wakeup says busy, the trigger stays silent); D while a relay sits idle (every commit notifies).');
+  lines.push(
+    '',
+    '### Writer CPU per posting (µs; same windows: the writers\' PostgreSQL backends + the writer process)',
+    '',
+    'What a posting costs whoever else runs on the machine; wall-clock postings/s above also measure the neighbours. Cost = variant / O (outbox off) − 1 on CPU per posting.',
+    '',
+    '| concurrency | O outbox off | B outbox, no NOTIFY | C outbox + NOTIFY trigger, relays busy | D outbox + NOTIFY, a relay waiting | A none | P payload outbox | cost B | cost C (paired) | cost C, backends only | cost D |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  );
+  const us = (c: { backendUs: number; clientUs: number; totalUs: number }) => `${f(c.totalUs)} (${f(c.backendUs)} + ${f(c.clientUs)})`;
+  for (const w of writer) {
+    const c = w.cpu;
+    if (!c) {
+      if (w.cpuUnavailable) lines.push(`| ${w.concurrency} | ${w.cpuUnavailable} | | | | | | | | | |`);
+      continue;
+    }
+    const p = c.perPosting;
+    lines.push(
+      `| ${w.concurrency} | ${us(p.outboxOff)} | ${us(p.outbox)} | ${us(p.notifyBusy)} | ${us(p.notifyWaiting)} | ${us(p.none)} | ${us(p.payloadOutbox)} | ${f(c.costOutboxVsOff * 100)} % | ${f(c.costNotifyBusyVsOff * 100)} % (${f(c.costNotifyBusyVsOffPaired * 100)} %) | ${f(c.backendCostNotifyBusyVsOff * 100)} % | ${f(c.costNotifyWaitingVsOff * 100)} % |`,
+    );
+  }
+  for (const w of writer) {
+    if (w.cpu) lines.push('', `Concurrency ${w.concurrency}: ${w.cpu.backends} backends read from /proc/<pid>/${w.cpu.source}; µs per posting per window, O: ${w.cpu.windowsUs.outboxOff.join(', ')}; C: ${w.cpu.windowsUs.notifyBusy.join(', ')}.`);
+  }
+  return lines;
 }

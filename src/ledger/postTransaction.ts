@@ -135,7 +135,7 @@ async function writePosting(tx: SqlDb, posting: NormalisedPosting, outbox: boole
         ${operations.map((o) => o.balanceAfter.toString())}::bigint[], ${entryMeta.map((m) => m.version)}::int[],
         ${entryMeta.map((m) => m.hash)}::text[], ${entryMeta.map((m) => m.json)}::text[]
       ) AS o(id, balance_id, entry_index, account, asset, direction, amount, balance_before, balance_after, metadata_version, metadata_hash, metadata)
-    )${events.length > 0 ? sql`, inserted_events AS (${outboxInsert(events)})` : empty}
+    )${events.length > 0 ? sql`, inserted_events AS (${outboxInsert(events, { freshIds: true })})` : empty}
     SELECT 1`);
   await step('posting_inserted');
   return { transactionId, operationIds, created: true };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import sql, { type Sql } from 'sql-template-tag';
+import sql, { empty, type Sql } from 'sql-template-tag';
 import type { SqlDb } from '../db/sqlDb.ts';
 import { toSqlDb, type DbLike } from '../db/toSqlDb.ts';
 import { ValidationError } from '../errors.ts';
@@ -113,11 +113,19 @@ export function buildOutboxRow(event: OutboxEventInput): OutboxRow {
  * placeholder per value: node-postgres wraps past 65,535 parameters). An event
  * id already delivered or already pending is skipped, so re-enqueueing is a
  * no-op. postTransaction embeds it in its single write statement.
+ *
+ * `freshIds`: every row's event id was made just now (thinOutboxRow's
+ * randomUUID), so no earlier row can hold it and neither guard is needed; a
+ * collision would fail on outbox_event_id_key, loudly, instead of dropping the
+ * event. The guards cost a posting (2 rows) 70–90 µs of CPU, a third of the
+ * outbox's cost to the writer, the NOT EXISTS most of it (same-run A/B at
+ * concurrency 8: bench/results/writer-cost-ab.md).
  */
-export function outboxInsert(rows: readonly OutboxRow[]): Sql {
+export function outboxInsert(rows: readonly OutboxRow[], options: { freshIds?: boolean } = {}): Sql {
+  const guards = options.freshIds === true ? empty : SKIP_KNOWN_EVENT_IDS;
   // Without a trace context (no SDK, or no active span) the statement is the
   // one it was before tracing existed: no extra column, no extra parameter.
-  if (rows.some((r) => r.traceContext)) return tracedOutboxInsert(rows);
+  if (rows.some((r) => r.traceContext)) return tracedOutboxInsert(rows, guards);
   return sql`
     INSERT INTO outbox (event_id, aggregate_type, aggregate_id, version, event_type, payload)
     SELECT r.event_id, r.aggregate_type, r.aggregate_id, r.version, r.event_type, r.payload::jsonb
@@ -126,16 +134,19 @@ export function outboxInsert(rows: readonly OutboxRow[]): Sql {
       ${rows.map((r) => r.aggregateId)}::text[], ${rows.map((r) => r.version)}::int[],
       ${rows.map((r) => r.eventType)}::text[], ${rows.map(payloadText)}::text[]
     ) AS r(event_id, aggregate_type, aggregate_id, version, event_type, payload)
+    ${guards}`;
+}
+
+const SKIP_KNOWN_EVENT_IDS = sql`
     WHERE NOT EXISTS (SELECT 1 FROM outbox_delivered d WHERE d.event_id = r.event_id)
     ON CONFLICT (event_id) DO NOTHING`;
-}
 
 /** SQL NULL for a thin event (JSON.stringify(null) would store a jsonb `null`). */
 function payloadText(row: OutboxRow): string | null {
   return row.payload ? JSON.stringify(row.payload) : null;
 }
 
-function tracedOutboxInsert(rows: readonly OutboxRow[]): Sql {
+function tracedOutboxInsert(rows: readonly OutboxRow[], guards: Sql): Sql {
   return sql`
     INSERT INTO outbox (event_id, aggregate_type, aggregate_id, version, event_type, payload, trace_context)
     SELECT r.event_id, r.aggregate_type, r.aggregate_id, r.version, r.event_type, r.payload::jsonb, r.trace_context::jsonb
@@ -145,8 +156,7 @@ function tracedOutboxInsert(rows: readonly OutboxRow[]): Sql {
       ${rows.map((r) => r.eventType)}::text[], ${rows.map(payloadText)}::text[],
       ${rows.map((r) => (r.traceContext ? JSON.stringify(r.traceContext) : null))}::text[]
     ) AS r(event_id, aggregate_type, aggregate_id, version, event_type, payload, trace_context)
-    WHERE NOT EXISTS (SELECT 1 FROM outbox_delivered d WHERE d.event_id = r.event_id)
-    ON CONFLICT (event_id) DO NOTHING`;
+    ${guards}`;
 }
 
 /**

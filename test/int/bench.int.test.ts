@@ -61,6 +61,16 @@ describe('bench harness (tiny)', () => {
       expect(w.median.outbox).toBeGreaterThan(0);
       expect(w.median.notifyBusy).toBeGreaterThan(0);
       expect(w.median.notifyWaiting).toBeGreaterThan(0);
+      // CPU per posting from the same windows, unless the server's processes are not visible here (a container).
+      if (w.cpu === undefined) expect(w.cpuUnavailable).toMatch(/not readable/);
+      else {
+        expect(w.cpu.backends).toBe(w.concurrency);
+        for (const c of Object.values(w.cpu.perPosting)) {
+          expect(c.backendUs).toBeGreaterThan(0);
+          expect(c.clientUs).toBeGreaterThan(0);
+        }
+        expect(Number.isFinite(w.cpu.costNotifyBusyVsOff)).toBe(true);
+      }
     }
     expect(results.targets.length).toBeGreaterThanOrEqual(7);
 
