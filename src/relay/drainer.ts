@@ -13,6 +13,8 @@ import type { WakeReason } from './wakeSource.ts';
 
 export interface DrainerSettings extends DeliverSettings {
   batchSize: number;
+  /** Bytes of content one batch may hold (claimBatch's and resolveThinEvents' bound); default: none. */
+  batchMaxBytes?: number;
   concurrency: number;
   leaseMs: number;
   pollIntervalMs: number;
@@ -187,7 +189,7 @@ export class Drainer {
         let events;
         const claimStartedAt = Date.now();
         try {
-          events = await claimBatch(db, { relayId: this.settings.relayId, batchSize: this.settings.batchSize, leaseMs: this.settings.leaseMs, skipTypes: this.operatorPause.types });
+          events = await claimBatch(db, { relayId: this.settings.relayId, batchSize: this.settings.batchSize, leaseMs: this.settings.leaseMs, skipTypes: this.operatorPause.types, ...(this.settings.batchMaxBytes === undefined ? {} : { maxBytes: this.settings.batchMaxBytes }) });
         } catch (error) {
           this.pause(error, 'claim failed');
           return claimed;
