@@ -54,7 +54,8 @@ import type { OutboxEvent } from '../types.ts';
  * can run under a hard heap cap (README, "Memory"). Thin rows (payload NULL)
  * count 0 here: their content is read, under the same bound, by
  * resolveThinEvents. Rows past the bound were row-locked as candidates for
- * this one statement only; they are left for the next claim.
+ * this one statement only; they are left for the next claim, and the result
+ * says so (`cutByBytes`: a short batch is not a sign that the outbox is drained).
  *
  * now() is the transaction's start; in this one-statement transaction that
  * is "now".
@@ -116,7 +117,8 @@ UPDATE outbox
    SET claimed_by = $1,
        claimed_until = now() + $3::float8 * interval '1 millisecond'
  WHERE id = ANY(ARRAY(SELECT id FROM picked UNION ALL SELECT id FROM siblings))
-RETURNING id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts, trace_context`;
+RETURNING id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts, trace_context,
+          (SELECT count(*) FROM within_bytes) < (SELECT count(*) FROM candidates) AS cut_by_bytes`;
 
 /** A claimed outbox row as the claim statements return it (claimBatch, and rebuild's claim). */
 export interface ClaimedRow {
@@ -132,22 +134,27 @@ export interface ClaimedRow {
   trace_context: TraceContext | null;
 }
 
+/** Claimed events, in id order; `cutByBytes`: the byte bound left claimable rows for the next claim. */
+export type ClaimedBatch = OutboxEvent[] & { readonly cutByBytes: boolean };
+
 /**
  * Claim up to `batchSize` pending, available, unleased rows for `relayId`
  * for `leaseMs` (plus up to `batchSize` more rows of the same entities), and
  * no more payload than `maxBytes` of JSON (default: no byte bound), the first
  * row excepted. Returns them in id order; an empty array means no work.
  */
-export async function claimBatch(db: SqlDb, options: { relayId: string; batchSize: number; leaseMs: number; maxBytes?: number; skipTypes?: readonly string[] }): Promise<OutboxEvent[]> {
+export async function claimBatch(db: SqlDb, options: { relayId: string; batchSize: number; leaseMs: number; maxBytes?: number; skipTypes?: readonly string[] }): Promise<ClaimedBatch> {
   const { relayId, batchSize, leaseMs } = options;
   const maxBytes = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
   if (!(maxBytes > 0)) throw new RangeError(`claimBatch: maxBytes must be > 0 (got ${maxBytes})`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`claimBatch: batchSize must be a positive integer (got ${batchSize})`);
   if (!(leaseMs > 0)) throw new RangeError(`claimBatch: leaseMs must be > 0 (got ${leaseMs})`);
   // Named only in session mode (db/statement.ts): through a transaction pooler a name breaks.
-  const { rows } = await db.$client.query<ClaimedRow>(statement(db, 'outbox_claim_batch', CLAIM_BATCH_SQL, [relayId, batchSize, leaseMs, options.skipTypes ?? [], maxBytes]));
+  const { rows } = await db.$client.query<ClaimedRow & { cut_by_bytes: boolean }>(statement(db, 'outbox_claim_batch', CLAIM_BATCH_SQL, [relayId, batchSize, leaseMs, options.skipTypes ?? [], maxBytes]));
   // UPDATE … RETURNING does not keep the CTE's order.
-  return rows.map(toEvent).sort((a, b) => a.id - b.id);
+  const events = rows.map(toEvent).sort((a, b) => a.id - b.id);
+  // Not enumerable: the batch still compares, spreads and serialises as the plain array of events it is.
+  return Object.defineProperty(events, 'cutByBytes', { value: rows[0]?.cut_by_bytes === true, enumerable: false }) as ClaimedBatch;
 }
 
 export function toEvent(row: ClaimedRow): OutboxEvent {

@@ -51,12 +51,16 @@ describe('claimBatch', () => {
     await t().pool.query(`UPDATE outbox SET payload = jsonb_build_object('metadata', jsonb_build_object('blob', repeat('x', 1000))) WHERE id = ANY($1::bigint[])`, [ids]);
     const bounded = await claimBatch(t().db, { relayId: 'relay-a', batchSize: 10, leaseMs: 30_000, maxBytes: 2_500 });
     expect(bounded.map((e) => e.id)).toEqual(ids.slice(0, 3));
+    // Short of batchSize, yet not drained: the result says the bound cut it.
+    expect(bounded.cutByBytes).toBe(true);
     // A bound smaller than one payload still takes one row, so a large event is never stuck.
     const one = await claimBatch(t().db, { relayId: 'relay-a', batchSize: 10, leaseMs: 30_000, maxBytes: 10 });
     expect(one.map((e) => e.id)).toEqual(ids.slice(3, 4));
     const rows = await readRows(t().pool, ids);
     expect(rows.get(ids[4]!)?.claimed_by).toBeNull();
-    expect((await claimBatch(t().db, { relayId: 'relay-a', batchSize: 10, leaseMs: 30_000 })).map((e) => e.id)).toEqual(ids.slice(4));
+    const rest = await claimBatch(t().db, { relayId: 'relay-a', batchSize: 10, leaseMs: 30_000 });
+    expect(rest.map((e) => e.id)).toEqual(ids.slice(4));
+    expect(rest.cutByBytes).toBe(false);
   });
 
   it('two concurrent claimers over 1,000 pending rows get disjoint sets that together cover all', async () => {

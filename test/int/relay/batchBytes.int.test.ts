@@ -4,8 +4,11 @@
  * batch, untouched (no attempt counted), and delivered by the next one.
  * (The claim's bound on payloads is in test/int/outbox/claimBatch.int.test.ts.)
  */
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/logger.ts';
+import { createRelay, type Relay } from '../../../src/relay/relay.ts';
+import { testRelayConfig } from '../../helpers/relayConfig.ts';
+import { waitFor } from '../../helpers/waitFor.ts';
 import { createRelayMetrics } from '../../../src/ops/metrics.ts';
 import { claimBatch } from '../../../src/outbox/claimBatch.ts';
 import { deliverBatch } from '../../../src/relay/deliverBatch.ts';
@@ -14,6 +17,12 @@ import { useTestDatabases } from '../../helpers/testDatabases.ts';
 import { clearTables, readRows } from '../outbox/outboxRows.ts';
 
 const t = useTestDatabases();
+
+let relay: Relay | undefined;
+afterEach(async () => {
+  await relay?.stop();
+  relay = undefined;
+});
 
 beforeEach(async () => {
   await clearTables(t().pool);
@@ -78,5 +87,24 @@ describe('a batch bounded by bytes', () => {
     const deps = { db: t().db, sink: recordingSink(), metrics: createRelayMetrics({ defaultMetrics: false }), logger: silentLogger };
     const events = await claimBatch(t().db, { relayId: 'relay-a', batchSize: 10, leaseMs: 30_000 });
     expect(await deliverBatch(deps, { ...settings, batchMaxBytes: 10 }, events)).toMatchObject({ kind: 'finished', delivered: 1, deferred: 1 });
+  });
+
+  it('a relay drains past short, byte-bounded batches at once, without waiting for the next poll', async () => {
+    // 60 events of ~1 KB, a bound of 2.5 KB: at most 3 payloads (the claim) and 3 thin events' contents (the read) per batch.
+    await thinEvents(30);
+    await t().pool.query(
+      `INSERT INTO outbox (event_id, aggregate_type, aggregate_id, version, event_type, payload)
+       SELECT gen_random_uuid(), 'transaction', 'big-' || n, 1, 'metadata.upserted', jsonb_build_object('metadata', jsonb_build_object('blob', repeat('y', 1000)))
+         FROM generate_series(1, 30) n`,
+    );
+    const sink = recordingSink();
+    // Polling only, every minute, one batch at a time: the start's drain must take all of it (a drain that
+    // stopped at the first short batch would leave the rest for the next poll, a minute later).
+    relay = createRelay(testRelayConfig(t(), { listen: false, pollIntervalMs: 60_000, concurrency: 1, batchMaxBytes: 2_500, mongoUrl: 'mongodb://127.0.0.1:1' }), { sink, pool: t().pool });
+    await relay.start();
+    await waitFor(async () => (await t().pool.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox')).rows[0]?.n === 0, { timeoutMs: 15_000, message: 'every event delivered by the start\'s drain' });
+    expect(sink.seen.flat()).toHaveLength(60);
+    expect(Math.max(...sink.seen.map((batch) => batch.length))).toBeLessThanOrEqual(6);
+    expect(sink.seen.length).toBeGreaterThanOrEqual(10);
   });
 });
