@@ -20,8 +20,8 @@ ENV NODE_ENV=production
 # collects: a hard cap of 96 MiB keeps the peak down (100,000 drain, side by
 # side: 130 → 112 MiB with MongoDB, 163–166 → 110 MiB with the null sink;
 # bench/results/memory-2026-11-27T20-29-23-088Z.json), safe because a batch
-# holds at most OUTBOX_RELAY_BATCH_MAX_BYTES (4 MiB) of content: 1,000 events
-# of ~200 KB drained (peak 152 MiB), and ran out of heap without that bound.
+# is bounded by bytes (OUTBOX_RELAY_BATCH_MAX_BYTES, 2 MiB): 1,000 events of
+# ~200 KB drained (peak 126 MiB), and ran out of heap without that bound.
 # Semi-spaces of 4 MiB (Node's default 16) keep scavenges and promotions, and
 # so the cap's CPU cost, low. Raise the cap with OUTBOX_RELAY_CONCURRENCY or
 # OUTBOX_RELAY_BATCH_MAX_BYTES. `npm run bench` runs its relays with this same
