@@ -15,13 +15,18 @@ RUN npm run build
 
 FROM node:24-slim AS runtime
 ENV NODE_ENV=production
-# V8's young generation capped at 2 MiB semi-spaces (default 16): the relay's
-# live heap is small (28–54 MiB through a 100,000-event drain) but V8 grows its
-# young generation to the maximum under a drain's allocation rate. Measured on
-# a 30,000-event drain: peak RSS 160 → 108 MiB; `npm run bench` runs its relays
-# with this same setting and reports its cost on the null-sink drain
-# (bench/support/relayProcesses.ts keeps the two in step; a test checks).
-ENV NODE_OPTIONS="--max-semi-space-size=2"
+# The relay's live heap is small (about 30 MiB through a 100,000-event drain)
+# but V8 lets its old generation fill with a drain's garbage before it
+# collects: a hard cap of 96 MiB keeps the peak down (100,000 drain, side by
+# side: 130 → 112 MiB with MongoDB, 163–166 → 110 MiB with the null sink;
+# bench/results/memory-2026-11-27T20-29-23-088Z.json), safe because a batch
+# is bounded by bytes (OUTBOX_RELAY_BATCH_MAX_BYTES, 2 MiB): 1,000 events of
+# ~200 KB drained (peak 126 MiB), and ran out of heap without that bound.
+# Semi-spaces of 4 MiB (Node's default 16) keep scavenges and promotions, and
+# so the cap's CPU cost, low. Raise the cap with OUTBOX_RELAY_CONCURRENCY or
+# OUTBOX_RELAY_BATCH_MAX_BYTES. `npm run bench` runs its relays with this same
+# setting (bench/support/relayProcesses.ts keeps the two in step; a test checks).
+ENV NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=96"
 WORKDIR /app
 
 # Dependencies first, so a source change does not reinstall them.

@@ -13,7 +13,7 @@ import { probeClaim, type ClaimProbe } from './support/claimProbe.ts';
 import { cpuBetween, cpuSnapshot, peakRssMiB, type CpuBreakdown } from './support/procStats.ts';
 import { DEPLOYED_NODE_OPTIONS, NULL_SINK_RELAY, startRelay, type RelayChild } from './support/relayProcesses.ts';
 import { anyPending, deadTuples, pendingCount, seedBacklog } from './support/seed.ts';
-import { round, sleep } from './support/stats.ts';
+import { relayCpuMsPer1000, round, sleep } from './support/stats.ts';
 
 export interface BacklogDrainResult {
   /** The relay processes' NODE_OPTIONS ('' : Node's defaults); absent in older runs. */
@@ -25,7 +25,10 @@ export interface BacklogDrainResult {
   seconds: number;
   eventsPerSecond: number;
   peakRssMiB: number;
+  /** Relay CPU seconds per 1,000 events, rounded to 3 decimals (a null-sink drain's ~0.01 s shows 2 digits at most: read cpuMsPer1000). */
   cpuSecondsPer1000: number;
+  /** Relay CPU milliseconds per 1,000 events (absent in older runs: relayCpuMsPer1000 computes it from `cpu`). */
+  cpuMsPer1000?: number;
   claimStart: ClaimProbe;
   claimEnd: ClaimProbe;
   deadTuplesStart: number;
@@ -138,6 +141,7 @@ export async function backlogDrain(env: BenchEnv, options: BacklogDrainOptions):
       eventsPerSecond: round(options.events / seconds, 0),
       peakRssMiB: round(peak, 1),
       cpuSecondsPer1000: round((cpu.relayCpuSeconds / options.events) * 1000, 3),
+      cpuMsPer1000: round(relayCpuMsPer1000({ events: options.events, cpu }), 2),
       claimStart,
       claimEnd,
       deadTuplesStart,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RESULTS_DIR } from './run.ts';
 import type { BenchResults } from './support/results.ts';
-import { median, round } from './support/stats.ts';
+import { median, relayCpuMsPer1000, round } from './support/stats.ts';
 import { peerRun } from './support/targets.ts';
 
 interface Figure {
@@ -49,7 +49,9 @@ const FIGURES: Figure[] = [
   { name: 'null-sink relay peak RSS', unit: 'MiB', value: (r) => r.nullSink?.peakRssMiB },
   { name: 'null-sink relay, Node defaults / deployed V8 setting: throughput', unit: '×', value: (r) => r.nullSink && r.nullSinkNodeDefaults && r.nullSinkNodeDefaults.eventsPerSecond / r.nullSink.eventsPerSecond },
   { name: 'null-sink relay peak RSS with Node defaults', unit: 'MiB', value: (r) => r.nullSinkNodeDefaults?.peakRssMiB },
-  { name: 'null-sink relay CPU per 1,000 events', unit: 'CPU s', value: (r) => r.nullSink?.cpuSecondsPer1000 },
+  // In ms: ~0.012 CPU s showed as 0 at one decimal in every run.
+  { name: 'null-sink relay CPU per 1,000 events', unit: 'CPU ms', value: (r) => r.nullSink && relayCpuMsPer1000(r.nullSink) },
+  { name: 'relay CPU per 1,000 events, drain (MongoDB sink)', unit: 'CPU ms', value: (r) => relayCpuMsPer1000(r.drain) },
   { name: 'graphile-worker best settings, upsert', unit: 'events/s', value: (r) => peerRun(r, 'best', 'upsert')?.eventsPerSecond },
   { name: 'graphile-worker default settings, no-op', unit: 'events/s', value: (r) => peerRun(r, 'default', 'noop')?.eventsPerSecond },
   { name: 'graphile-worker best settings, no-op', unit: 'events/s', value: (r) => peerRun(r, 'best', 'noop')?.eventsPerSecond },
@@ -77,7 +79,16 @@ function defaultFiles(): string[] {
   return parsed.filter(({ r }) => r.settings.mode === newest.r.settings.mode && r.writer.every((w) => 'costNotifyBusy' in w)).map(({ file }) => file);
 }
 
-/** The medians table as markdown (exported for the harness test). */
+/**
+ * A figure to `digits` decimals, but never a measured non-zero value shown as
+ * 0: below 1 it keeps two significant digits (0.012 stays 0.012).
+ */
+export function formatFigure(v: number, digits: number): string {
+  const rounded = round(v, digits);
+  return rounded === 0 && v !== 0 ? String(Number(v.toPrecision(2))) : String(rounded);
+}
+
+/** The medians table as markdown (exported for the harness test and its unit test). */
 export function renderMedians(runs: readonly BenchResults[]): string {
   const lines = [
     `# Medians of ${runs.length} ${runs[0]?.settings.mode ?? ''} benchmark runs`,
@@ -90,7 +101,7 @@ export function renderMedians(runs: readonly BenchResults[]): string {
   for (const figure of FIGURES) {
     const values = runs.map((r) => figure.value(r));
     const present = values.filter((v): v is number => v !== undefined && Number.isFinite(v));
-    const show = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : String(round(v, figure.unit === '×' ? 2 : 1)));
+    const show = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : formatFigure(v, figure.unit === '×' ? 2 : 1));
     lines.push(`| ${figure.name} (${figure.unit}) | ${values.map(show).join(' | ')} | **${present.length ? show(median(present)) : '–'}** |`);
   }
   return `${lines.join('\n')}\n`;

@@ -21,6 +21,10 @@ export OUTBOX_RELAY_BENCH_DIST=1
 if [[ "${1:-}" == "--soak" ]]; then
   exec node bench/soak.ts "${@:2}"
 fi
+# `npm run bench -- --memory [--events N] [--variants json]`: relay RSS at start, idle, peak and after a drain, variants side by side (bench/memory.ts).
+if [[ "${1:-}" == "--memory" ]]; then
+  exec node bench/memory.ts "${@:2}"
+fi
 if [[ "${1:-}" == "--multi-tenant" ]]; then
   exec node bench/multiTenant.ts "${@:2}"
 fi

@@ -13,7 +13,7 @@ const PICKING = /^\s*(WITH [\s\S]*?)\n\), siblings AS/;
 export function claimSelectSql(batchSize: number): string {
   const match = PICKING.exec(CLAIM_BATCH_SQL);
   if (!match?.[1] || !/\bpicked AS\b/.test(match[1])) throw new Error('bench: could not find the `picked` CTE before `siblings` in CLAIM_BATCH_SQL (did its shape change?)');
-  return `${match[1]}\n) SELECT id FROM picked`.replace(/\$1/g, `'bench-probe'`).replace(/\$2/g, String(batchSize)).replace(/\$4/g, `'{}'::text[]`);
+  return `${match[1]}\n) SELECT id FROM picked`.replace(/\$1/g, `'bench-probe'`).replace(/\$2/g, String(batchSize)).replace(/\$4/g, `'{}'::text[]`).replace(/\$5/g, String(Number.MAX_SAFE_INTEGER));
 }
 
 export interface ClaimProbe {

@@ -1,5 +1,6 @@
 /** bench/results/latest.md: every figure and ratio of one run. */
 import type { WriterOverheadResult } from '../writerOverhead.ts';
+import { relayCpuMsPer1000 } from './stats.ts';
 import type { BenchResults } from './results.ts';
 
 const f = (v: number | null | undefined, d = 1) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(d));
@@ -41,11 +42,11 @@ export function renderMarkdown(r: BenchResults): string {
     else lines.push(`| graphile-worker | — | — | — | — | ${p.reason} |`);
   }
   lines.push('');
-  lines.push(`Relay drain: time to empty ${f(d.seconds, 2)} s; peak RSS ${f(d.peakRssMiB)} MiB; ${f(d.cpuSecondsPer1000, 3)} CPU s per 1,000 events; documents in MongoDB ${d.documents}.`);
+  lines.push(`Relay drain: time to empty ${f(d.seconds, 2)} s; peak RSS ${f(d.peakRssMiB)} MiB; ${f(relayCpuMsPer1000(d), 1)} relay CPU ms per 1,000 events; documents in MongoDB ${d.documents}.`);
   if (d.nodeOptions !== undefined) lines.push(`Relay processes ran with NODE_OPTIONS=${d.nodeOptions || '(none)'} (as deployed: the Dockerfile's).`);
-  if (r.nullSink && r.nullSinkNodeDefaults) lines.push(`Deployed V8 setting vs Node's defaults, null-sink drain: ${ratio(r.nullSink.eventsPerSecond, r.nullSinkNodeDefaults.eventsPerSecond)} the throughput, ${f(r.nullSink.cpuSecondsPer1000, 3)} vs ${f(r.nullSinkNodeDefaults.cpuSecondsPer1000, 3)} relay CPU s per 1,000 events, peak RSS ${f(r.nullSink.peakRssMiB)} vs ${f(r.nullSinkNodeDefaults.peakRssMiB)} MiB.`);
-  if (r.nullSink) lines.push(`Null-sink drain: time to empty ${f(r.nullSink.seconds, 2)} s; peak RSS ${f(r.nullSink.peakRssMiB)} MiB; ${f(r.nullSink.cpuSecondsPer1000, 3)} relay CPU s per 1,000 events; rows recorded delivered ${r.nullSink.documents}.`);
-  for (const so of r.scaleOut.filter((x) => x.relays > 1)) lines.push(`${so.relays} relays: peak RSS (max of processes) ${f(so.peakRssMiB)} MiB; ${f(so.cpuSecondsPer1000, 3)} CPU s per 1,000 events (all relays).`);
+  if (r.nullSink && r.nullSinkNodeDefaults) lines.push(`Deployed V8 setting vs Node's defaults, null-sink drain: ${ratio(r.nullSink.eventsPerSecond, r.nullSinkNodeDefaults.eventsPerSecond)} the throughput, ${f(relayCpuMsPer1000(r.nullSink), 1)} vs ${f(relayCpuMsPer1000(r.nullSinkNodeDefaults), 1)} relay CPU ms per 1,000 events, peak RSS ${f(r.nullSink.peakRssMiB)} vs ${f(r.nullSinkNodeDefaults.peakRssMiB)} MiB.`);
+  if (r.nullSink) lines.push(`Null-sink drain: time to empty ${f(r.nullSink.seconds, 2)} s; peak RSS ${f(r.nullSink.peakRssMiB)} MiB; ${f(relayCpuMsPer1000(r.nullSink), 1)} relay CPU ms per 1,000 events; rows recorded delivered ${r.nullSink.documents}.`);
+  for (const so of r.scaleOut.filter((x) => x.relays > 1)) lines.push(`${so.relays} relays: peak RSS (max of processes) ${f(so.peakRssMiB)} MiB; ${f(relayCpuMsPer1000(so), 1)} CPU ms per 1,000 events (all relays).`);
   lines.push('', '## Claim query (EXPLAIN ANALYZE of the claim SELECT, rolled back)', '', '| when | execution ms (median of 3) | runs | rows | shared hit | dead tuples in outbox |', '| --- | --- | --- | --- | --- | --- |');
   lines.push(`| start (full backlog) | ${f(d.claimStart.executionMs, 3)} | ${d.claimStart.runsMs.map((v) => f(v, 2)).join(', ')} | ${d.claimStart.rows} | ${d.claimStart.sharedHit} | ${d.deadTuplesStart} |`);
   lines.push(`| end (drained) | ${f(d.claimEnd.executionMs, 3)} | ${d.claimEnd.runsMs.map((v) => f(v, 2)).join(', ')} | ${d.claimEnd.rows} | ${d.claimEnd.sharedHit} | ${d.deadTuplesEnd} |`);

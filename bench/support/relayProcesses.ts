@@ -16,7 +16,7 @@ const CLI = fileURLToPath(new URL(RUNS_BUILT_PACKAGE ? '../../dist/cli.js' : '..
  * (test/unit/relayNodeOptions.unit.test.ts keeps the two equal). The bench's
  * relays run with them unless a scenario asks for Node's defaults.
  */
-export const DEPLOYED_NODE_OPTIONS = '--max-semi-space-size=2';
+export const DEPLOYED_NODE_OPTIONS = '--max-semi-space-size=4 --max-old-space-size=96';
 /** The relay with a sink that acknowledges at once (the null-sink scenario). */
 export const NULL_SINK_RELAY = fileURLToPath(new URL('./nullSinkRelay.mjs', import.meta.url));
 

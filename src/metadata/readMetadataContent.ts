@@ -13,6 +13,12 @@ export interface StoredContent {
   metadata: Metadata;
 }
 
+/** Past the byte budget: the entity has content, not read this time (readMetadataContent's `maxBytes`). */
+export interface DeferredContent {
+  version: number;
+  metadata: null;
+}
+
 /** `transaction/<id>`: the key of `readMetadataContent`'s answer. */
 export function entityKey(ref: EntityRef): string {
   return `${ref.aggregateType}/${ref.aggregateId}`;
@@ -24,8 +30,15 @@ export function entityKey(ref: EntityRef): string {
  * content (none kept, or pruned before the upgrade that added it) are absent
  * from the answer. Plain SQL over the pool: the relay calls this on every
  * batch of thin events and never loads drizzle (see db/sqlDb.ts).
+ *
+ * `maxBytes` bounds what one call holds in memory: contents are read in
+ * entity order until the next would take the total past it (in bytes of JSON
+ * text; the first is always read); the rest come back with `metadata: null`
+ * (deferred), so the caller can leave them for later. Without it, everything.
  */
-export async function readMetadataContent(db: SqlDb, refs: readonly EntityRef[]): Promise<Map<string, StoredContent>> {
+export async function readMetadataContent(db: SqlDb, refs: readonly EntityRef[]): Promise<Map<string, StoredContent>>;
+export async function readMetadataContent(db: SqlDb, refs: readonly EntityRef[], options: { maxBytes: number }): Promise<Map<string, StoredContent | DeferredContent>>;
+export async function readMetadataContent(db: SqlDb, refs: readonly EntityRef[], options?: { maxBytes: number }): Promise<Map<string, StoredContent | DeferredContent>> {
   const transactions: string[] = [];
   const operations: string[] = [];
   const otherTypes: string[] = [];
@@ -41,10 +54,9 @@ export async function readMetadataContent(db: SqlDb, refs: readonly EntityRef[])
       otherIds.push(ref.aggregateId);
     }
   }
-  const content = new Map<string, StoredContent>();
+  const content = new Map<string, StoredContent | DeferredContent>();
   if (refs.length === 0) return content;
-  const { rows } = await db.query<{ aggregate_type: string; aggregate_id: string; version: number; metadata: Metadata }>(
-    `SELECT 'transaction' AS aggregate_type, id::text AS aggregate_id, metadata_version AS version, metadata
+  const all = `SELECT 'transaction' AS aggregate_type, id::text AS aggregate_id, metadata_version AS version, metadata
        FROM "transaction" WHERE id = ANY($1::uuid[]) AND metadata IS NOT NULL
      UNION ALL
      SELECT 'operation', id::text, metadata_version, metadata
@@ -52,9 +64,14 @@ export async function readMetadataContent(db: SqlDb, refs: readonly EntityRef[])
      UNION ALL
      SELECT e.aggregate_type, e.aggregate_id, e.version, e.metadata
        FROM entity_metadata e JOIN unnest($3::text[], $4::text[]) AS k(aggregate_type, aggregate_id)
-         ON e.aggregate_type = k.aggregate_type AND e.aggregate_id = k.aggregate_id`,
-    [transactions, operations, otherTypes, otherIds],
+         ON e.aggregate_type = k.aggregate_type AND e.aggregate_id = k.aggregate_id`;
+  const bounded = `SELECT aggregate_type, aggregate_id, version, CASE WHEN bytes_before < $5 THEN metadata END AS metadata
+       FROM (SELECT a.*, coalesce(sum(octet_length(a.metadata::text)) OVER (ORDER BY a.aggregate_type, a.aggregate_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS bytes_before
+               FROM (${all}) a) s`;
+  const { rows } = await db.query<{ aggregate_type: string; aggregate_id: string; version: number; metadata: Metadata | null }>(
+    options ? bounded : all,
+    options ? [transactions, operations, otherTypes, otherIds, options.maxBytes] : [transactions, operations, otherTypes, otherIds],
   );
-  for (const r of rows) content.set(entityKey({ aggregateType: r.aggregate_type, aggregateId: r.aggregate_id }), { version: r.version, metadata: r.metadata });
+  for (const r of rows) content.set(entityKey({ aggregateType: r.aggregate_type, aggregateId: r.aggregate_id }), r.metadata === null ? { version: r.version, metadata: null } : { version: r.version, metadata: r.metadata });
   return content;
 }

@@ -46,12 +46,22 @@ import type { OutboxEvent } from '../types.ts';
  * `batchSize` entities' worth of rows; the sink collapses each entity's
  * versions into one write, so many pending versions cost one document write.
  *
+ * Bounded by bytes as well as by count: `picked` stops before the row whose
+ * payload would take the batch past $5 bytes of JSON (the text the relay
+ * receives and parses; the first row is always taken, however large), so a
+ * batch of large documents cannot hold more memory than that, and the relay
+ * can run under a hard heap cap (README, "Memory"). Thin rows (payload NULL)
+ * count 0 here: their content is read, under the same bound, by
+ * resolveThinEvents. Rows past the bound were row-locked as candidates for
+ * this one statement only; they are left for the next claim, and the result
+ * says so (`cutByBytes`: a short batch is not a sign that the outbox is drained).
+ *
  * now() is the transaction's start; in this one-statement transaction that
  * is "now".
  */
 export const CLAIM_BATCH_SQL = `
 WITH candidates AS MATERIALIZED (
-  SELECT id, aggregate_type, aggregate_id
+  SELECT id, aggregate_type, aggregate_id, octet_length(payload::text) AS bytes
     FROM outbox o
    WHERE status = 'pending'
      AND available_at <= now()
@@ -71,12 +81,19 @@ WITH candidates AS MATERIALIZED (
    ORDER BY id
    LIMIT $2
      FOR UPDATE SKIP LOCKED
+), within_bytes AS MATERIALIZED (
+  -- Its own step, so no entity lock below is taken for a row past the bound.
+  SELECT id, aggregate_type, aggregate_id
+    FROM (SELECT id, aggregate_type, aggregate_id,
+                 coalesce(sum(bytes) OVER (ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS bytes_before
+            FROM candidates) c
+   WHERE bytes_before < $5
 ), picked AS MATERIALIZED (
   -- The entity lock is taken only for rows we already hold row locks on, so a
   -- claim never locks entities it is not taking (which would starve a
   -- concurrent claim if the planner evaluated the filter for many rows).
   SELECT id, aggregate_type, aggregate_id
-    FROM candidates
+    FROM within_bytes
    WHERE pg_try_advisory_xact_lock(hashtextextended(aggregate_type || '/' || aggregate_id, 7406))
 ), siblings AS (
   -- LATERAL from the (small) picked set: each entity is one index probe on
@@ -99,7 +116,8 @@ UPDATE outbox
    SET claimed_by = $1,
        claimed_until = now() + $3::float8 * interval '1 millisecond'
  WHERE id = ANY(ARRAY(SELECT id FROM picked UNION ALL SELECT id FROM siblings))
-RETURNING id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts, trace_context`;
+RETURNING id, event_id, aggregate_type, aggregate_id, version, event_type, payload, created_at, attempts, trace_context,
+          (SELECT count(*) FROM within_bytes) < (SELECT count(*) FROM candidates) AS cut_by_bytes`;
 
 /** A claimed outbox row as the claim statements return it (claimBatch, and rebuild's claim). */
 export interface ClaimedRow {
@@ -115,18 +133,31 @@ export interface ClaimedRow {
   trace_context: TraceContext | null;
 }
 
+/** Claimed events, in id order; `cutByBytes`: the byte bound left claimable rows for the next claim. */
+export type ClaimedBatch = OutboxEvent[] & { readonly cutByBytes: boolean };
+
 /**
  * Claim up to `batchSize` pending, available, unleased rows for `relayId`
- * for `leaseMs` (plus up to `batchSize` more rows of the same entities). Returns them in id order; an empty array means no work.
+ * for `leaseMs` (plus up to `batchSize` more rows of the same entities), and
+ * no more payload than `maxBytes` of JSON (default: no byte bound), the first
+ * row excepted. Returns them in id order; an empty array means no work.
  */
-export async function claimBatch(db: SqlDb, options: { relayId: string; batchSize: number; leaseMs: number; skipTypes?: readonly string[] }): Promise<OutboxEvent[]> {
+export async function claimBatch(db: SqlDb, options: { relayId: string; batchSize: number; leaseMs: number; maxBytes?: number; skipTypes?: readonly string[] }): Promise<ClaimedBatch> {
   const { relayId, batchSize, leaseMs } = options;
+  const maxBytes = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
+  if (!(maxBytes > 0)) throw new RangeError(`claimBatch: maxBytes must be > 0 (got ${maxBytes})`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`claimBatch: batchSize must be a positive integer (got ${batchSize})`);
   if (!(leaseMs > 0)) throw new RangeError(`claimBatch: leaseMs must be > 0 (got ${leaseMs})`);
   // Named only in session mode (db/sqlDb.ts, PoolMode): through a transaction pooler a name breaks.
-  const { rows } = await db.query<ClaimedRow>({ name: 'outbox_claim_batch', text: CLAIM_BATCH_SQL, values: [relayId, batchSize, leaseMs, options.skipTypes ?? []] });
+  const { rows } = await db.query<ClaimedRow & { cut_by_bytes: boolean }>({
+    name: 'outbox_claim_batch',
+    text: CLAIM_BATCH_SQL,
+    values: [relayId, batchSize, leaseMs, options.skipTypes ?? [], maxBytes],
+  });
   // UPDATE … RETURNING does not keep the CTE's order.
-  return rows.map(toEvent).sort((a, b) => a.id - b.id);
+  const events = rows.map(toEvent).sort((a, b) => a.id - b.id);
+  // Not enumerable: the batch still compares, spreads and serialises as the plain array of events it is.
+  return Object.defineProperty(events, 'cutByBytes', { value: rows[0]?.cut_by_bytes === true, enumerable: false }) as ClaimedBatch;
 }
 
 export function toEvent(row: ClaimedRow): OutboxEvent {

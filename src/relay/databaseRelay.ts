@@ -84,6 +84,7 @@ export function createDatabaseRelay(deps: DatabaseRelayDeps, settings: DatabaseR
     {
       relayId: settings.relayId,
       batchSize: settings.batchSize,
+      ...(settings.batchMaxBytes === undefined ? {} : { batchMaxBytes: settings.batchMaxBytes }),
       concurrency: settings.concurrency,
       leaseMs: settings.leaseMs,
       pollIntervalMs: settings.pollIntervalMs,

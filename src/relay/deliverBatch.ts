@@ -14,10 +14,12 @@ export interface DeliverSettings {
   maxAttempts: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /** Content read for one batch's thin events, in bytes of JSON (resolveThinEvents); default: no bound. */
+  batchMaxBytes?: number;
 }
 
 export type DeliverOutcome =
-  | { kind: 'finished'; delivered: number; failed: number; dead: number; lost: number; lastDeliveredAt?: Date }
+  | { kind: 'finished'; delivered: number; failed: number; dead: number; lost: number; deferred: number; lastDeliveredAt?: Date }
   /** MongoDB stayed unavailable through the sink's retries; the batch was given back untouched. */
   | { kind: 'sink_unavailable'; error: Error };
 
@@ -39,7 +41,8 @@ export async function deliverBatch(
   const { db, sink, metrics, logger } = deps;
   const stopTimer = metrics.batchDuration.startTimer();
   batchTrace?.startEvents();
-  const { ready, unresolved } = await resolveThinEvents(db, events);
+  const { ready, unresolved, deferred } = await resolveThinEvents(db, events, settings.batchMaxBytes === undefined ? {} : { maxBytes: settings.batchMaxBytes });
+  const deferredIds = new Set(deferred.map((e) => e.id));
   const result = await sink.apply(ready, { signal });
   batchTrace?.sinkAnswered(result.ok);
   if (!result.ok) {
@@ -55,6 +58,7 @@ export async function deliverBatch(
   const appliedIds: number[] = [];
   const failures: { id: number; error: string }[] = [];
   for (const event of events) {
+    if (deferredIds.has(event.id)) continue;
     const outcome = result.outcomes.get(event.eventId);
     if (outcome?.status === 'applied') appliedIds.push(event.id);
     else failures.push({ id: event.id, error: outcome?.status === 'failed' ? outcome.error : (unresolved.get(event.eventId) ?? 'the sink returned no outcome for this event') });
@@ -95,6 +99,11 @@ export async function deliverBatch(
       logger.warn({ failed: failures.length, example: failures[0]?.error }, 'events failed; retrying later with backoff');
     }
   }
+  if (deferred.length > 0) {
+    // Past the batch's byte bound: not a failure, back to pending for the next claim.
+    await releaseClaims(db, { relayId: settings.relayId, ids: [...deferredIds] });
+    if (batchTrace) for (const id of deferredIds) batchTrace.endEvent(id, { kind: 'released', error: new Error('deferred: past the batch byte bound') });
+  }
   stopTimer();
   return {
     kind: 'finished',
@@ -102,6 +111,7 @@ export async function deliverBatch(
     failed: failures.length,
     dead: dead.length,
     lost: lost.length,
+    deferred: deferred.length,
     ...(delivered.length > 0 ? { lastDeliveredAt: new Date(ackedAt) } : {}),
   };
 }

@@ -13,6 +13,8 @@ import type { WakeReason } from './wakeSource.ts';
 
 export interface DrainerSettings extends DeliverSettings {
   batchSize: number;
+  /** Bytes of content one batch may hold (claimBatch's and resolveThinEvents' bound); default: none. */
+  batchMaxBytes?: number;
   concurrency: number;
   leaseMs: number;
   pollIntervalMs: number;
@@ -187,7 +189,7 @@ export class Drainer {
         let events;
         const claimStartedAt = Date.now();
         try {
-          events = await claimBatch(db, { relayId: this.settings.relayId, batchSize: this.settings.batchSize, leaseMs: this.settings.leaseMs, skipTypes: this.operatorPause.types });
+          events = await claimBatch(db, { relayId: this.settings.relayId, batchSize: this.settings.batchSize, leaseMs: this.settings.leaseMs, skipTypes: this.operatorPause.types, ...(this.settings.batchMaxBytes === undefined ? {} : { maxBytes: this.settings.batchMaxBytes }) });
         } catch (error) {
           this.pause(error, 'claim failed');
           return claimed;
@@ -205,6 +207,7 @@ export class Drainer {
         first = false;
         const lease = keepLease(this.deps, { relayId: this.settings.relayId, ids: events.map((e) => e.id), leaseMs: this.settings.leaseMs });
         const batchTrace = this.deps.tracing ? new BatchTrace(this.deps.tracing, events, { startedAt: claimStartedAt, endedAt: Date.now() }) : undefined;
+        let deferred = 0;
         try {
           const outcome = await deliverBatch(this.deps, this.settings, events, this.signal, batchTrace);
           if (outcome.kind === 'sink_unavailable') {
@@ -215,6 +218,7 @@ export class Drainer {
           batchTrace?.end();
           this.errorStreak = 0;
           this.stats.delivered += outcome.delivered;
+          deferred = outcome.deferred;
           if (outcome.lastDeliveredAt) this.stats.lastDeliveredAt = outcome.lastDeliveredAt;
         } catch (error) {
           batchTrace?.end({ classification: 'unexpected', error });
@@ -225,7 +229,8 @@ export class Drainer {
         } finally {
           lease.stop();
         }
-        if (events.length < this.settings.batchSize) return claimed;
+        // A short batch means the outbox ran dry, unless the byte bound cut it (or gave events back).
+        if (events.length < this.settings.batchSize && !events.cutByBytes && deferred === 0) return claimed;
       } finally {
         release?.();
       }

@@ -12,5 +12,7 @@ describe('relay NODE_OPTIONS', () => {
     const set = [...dockerfile.matchAll(/^ENV NODE_OPTIONS="([^"]*)"$/gm)].map((m) => m[1]);
     expect(set).toEqual([DEPLOYED_NODE_OPTIONS]);
     expect(DEPLOYED_NODE_OPTIONS).toMatch(/--max-semi-space-size=\d+/);
+    // The heap cap is what holds peak RSS under 150 MiB; OUTBOX_RELAY_BATCH_MAX_BYTES is what makes it safe.
+    expect(DEPLOYED_NODE_OPTIONS).toMatch(/--max-old-space-size=\d+/);
   });
 });

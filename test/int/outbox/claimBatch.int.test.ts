@@ -45,6 +45,24 @@ describe('claimBatch', () => {
     expect(events.map((e) => e.id)).toEqual(ids.slice(0, 10));
   });
 
+  it('stops before the row whose payload would take the batch past maxBytes, always takes the first, and leaves the rest pending', async () => {
+    const { ids } = await insertRows(t().pool, 5, { aggregatePrefix: 'bytes-' });
+    // ~1,030 bytes of JSON per payload: {"metadata": {"blob": "xxx…"}}.
+    await t().pool.query(`UPDATE outbox SET payload = jsonb_build_object('metadata', jsonb_build_object('blob', repeat('x', 1000))) WHERE id = ANY($1::bigint[])`, [ids]);
+    const bounded = await claimBatch(t().db, { relayId: 'relay-a', batchSize: 10, leaseMs: 30_000, maxBytes: 2_500 });
+    expect(bounded.map((e) => e.id)).toEqual(ids.slice(0, 3));
+    // Short of batchSize, yet not drained: the result says the bound cut it.
+    expect(bounded.cutByBytes).toBe(true);
+    // A bound smaller than one payload still takes one row, so a large event is never stuck.
+    const one = await claimBatch(t().db, { relayId: 'relay-a', batchSize: 10, leaseMs: 30_000, maxBytes: 10 });
+    expect(one.map((e) => e.id)).toEqual(ids.slice(3, 4));
+    const rows = await readRows(t().pool, ids);
+    expect(rows.get(ids[4]!)?.claimed_by).toBeNull();
+    const rest = await claimBatch(t().db, { relayId: 'relay-a', batchSize: 10, leaseMs: 30_000 });
+    expect(rest.map((e) => e.id)).toEqual(ids.slice(4));
+    expect(rest.cutByBytes).toBe(false);
+  });
+
   it('two concurrent claimers over 1,000 pending rows get disjoint sets that together cover all', async () => {
     // Entities of their own: rows of earlier tests in this file still hold
     // live leases on 'agg-n', and a claim never splits an entity across relays.
@@ -140,15 +158,18 @@ describe('claimBatch', () => {
     const client = await t().pool.connect();
     try {
       await client.query('ANALYZE outbox');
-      await client.query(`PREPARE claim_plan_test(text, int, float8, text[]) AS ${CLAIM_BATCH_SQL}`);
+      await client.query(`PREPARE claim_plan_test(text, int, float8, text[], bigint) AS ${CLAIM_BATCH_SQL}`);
       for (const mode of ['force_custom_plan', 'force_generic_plan']) {
         await client.query(`SET plan_cache_mode = ${mode}`);
-        const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE claim_plan_test('relay-a', 100, 30000, '{}')`);
+        const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE claim_plan_test('relay-a', 100, 30000, '{}', 4194304)`);
         const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
         expect(plan, `${mode}:\n${plan}`).toMatch(/Index Scan using outbox_pending_idx on outbox/);
         // The UPDATE then fetches the picked rows by primary key, not by scanning the table.
         expect(plan, `${mode}:\n${plan}`).toMatch(/Index Scan using outbox_pkey on outbox/);
-        expect(plan, `${mode}:\n${plan}`).not.toMatch(/Seq Scan|Sort/);
+        expect(plan, `${mode}:\n${plan}`).not.toMatch(/Seq Scan/);
+        // The one Sort orders the claimed candidates (at most a batch) for the byte bound's running sum, never the table.
+        expect(plan.match(/Sort Key/g) ?? [], `${mode}:\n${plan}`).toHaveLength(1);
+        expect(plan, `${mode}:\n${plan}`).toMatch(/Sort Key: candidates\.id/);
       }
     } finally {
       await client.query('DEALLOCATE ALL; RESET plan_cache_mode').catch(() => {});
