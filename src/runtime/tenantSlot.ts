@@ -12,6 +12,7 @@ import type { WakeSource } from '../relay/wakeSource.ts';
 import { createMongoSink } from '../sink/mongoSink.ts';
 import { resolveTenantUrls } from '../tenants/resolveTenantUrls.ts';
 import type { TenantRecord } from '../tenants/tenantTypes.ts';
+import { tenantLag, type TenantLag } from './tenantLag.ts';
 import { keepTemperature, noticingWork, type TenantTemperature } from './tenantTemperature.ts';
 
 /** One served tenant's own parts: nothing in here is shared with another tenant but the MongoDB client of an identical URL. */
@@ -21,6 +22,8 @@ export interface TenantParts {
   relay: DatabaseRelay;
   /** Hot (LISTEN, warm pool) or cold (no held connection, polled per heartbeat): tenantTemperature.ts. */
   temperature: TenantTemperature;
+  /** Its pending count for /metrics: live while hot, sampled by its heartbeat check while cold. */
+  lag: TenantLag;
   mongoDb: string;
 }
 
@@ -89,6 +92,7 @@ export async function startTenant(deps: TenantSlotDeps, tenant: TenantRecord): P
       : undefined;
     // A claimed batch reaching the sink is what makes a tenant hot.
     let temperature: TenantTemperature | undefined;
+    const lag = tenantLag(db, () => temperature?.current() === 'hot', logger);
     const sink = noticingWork(mongoSink, () => temperature?.noteWork());
     const relay = createDatabaseRelay(
       {
@@ -98,6 +102,7 @@ export async function startTenant(deps: TenantSlotDeps, tenant: TenantRecord): P
         logger,
         gate: deps.gate,
         spreadTimers: true,
+        idleCheck: (checkDb) => lag.sample(checkDb),
         reconcileMongoDb: mongo.db(tenant.mongoDb),
         ...(wake ? { wake } : {}),
         ...(deps.tracer ? { tracing: { tracer: deps.tracer, mode: config.traceMode, mongoDb: tenant.mongoDb } } : {}),
@@ -112,7 +117,9 @@ export async function startTenant(deps: TenantSlotDeps, tenant: TenantRecord): P
       await relay.stop().catch(() => {});
       return await failed(pool, `could not start: ${scrub(error)}`);
     }
-    return { ok: true, parts: { pool, wake, relay, temperature, mongoDb: tenant.mongoDb } };
+    // While the start's connection is still open: a scrape before the first check has a figure.
+    await lag.sample(db);
+    return { ok: true, parts: { pool, wake, relay, temperature, lag, mongoDb: tenant.mongoDb } };
   } catch (error) {
     return await failed(pool, scrub(error));
   }
