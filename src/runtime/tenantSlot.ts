@@ -82,7 +82,8 @@ export async function startTenant(deps: TenantSlotDeps, tenant: TenantRecord): P
     }
     const wake = config.listen
       ? createPgListenWake({
-          connectionString: urls.databaseUrl,
+          // LISTEN needs a session: a direct URL when the database URL goes through a transaction pooler.
+          connectionString: urls.listenDatabaseUrl,
           db,
           relayId: config.relayId,
           checkIntervalMs: config.heartbeatMs,
