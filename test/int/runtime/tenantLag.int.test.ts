@@ -43,8 +43,16 @@ function start(heartbeatMs: number): Promise<void> {
 
 /** Pending events that stay pending (not claimable for an hour): the tenant has nothing to deliver and stays cold. */
 async function insertNotYetDue(n: number): Promise<void> {
-  const ids = await insertEvents(tenant.pool, Array.from({ length: n }, (_, i) => ({ aggregateId: `later-${Date.now()}-${i}`, version: 1, metadata: {} })));
-  await tenant.pool.query(`UPDATE outbox SET available_at = now() + interval '1 hour' WHERE event_id = ANY($1::uuid[])`, [ids]);
+  // One transaction: committed as due, a relay could claim them before the UPDATE.
+  const client = await tenant.pool.connect();
+  try {
+    await client.query('BEGIN');
+    const ids = await insertEvents(client, Array.from({ length: n }, (_, i) => ({ aggregateId: `later-${Date.now()}-${i}`, version: 1, metadata: {} })));
+    await client.query(`UPDATE outbox SET available_at = now() + interval '1 hour' WHERE event_id = ANY($1::uuid[])`, [ids]);
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
 }
 
 async function scrape(): Promise<{ pending?: number; age?: number }> {
