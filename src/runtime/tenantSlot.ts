@@ -111,6 +111,9 @@ export async function startTenant(deps: TenantSlotDeps, tenant: TenantRecord): P
       { ...config, expectNotifications: config.listen },
     );
     temperature = keepTemperature({ relay, pool }, { heartbeatMs: config.heartbeatMs, hotHeartbeats: config.tenantHotHeartbeats, poolSize: config.tenantPoolSize }, logger);
+    // On the schema check's connection, before the relay's own statements: a
+    // scrape before the first check has a figure, and no second connection opens for it.
+    await lag.sample(db);
     try {
       await relay.start();
     } catch (error) {
@@ -118,8 +121,6 @@ export async function startTenant(deps: TenantSlotDeps, tenant: TenantRecord): P
       await relay.stop().catch(() => {});
       return await failed(pool, `could not start: ${scrub(error)}`);
     }
-    // While the start's connection is still open: a scrape before the first check has a figure.
-    await lag.sample(db);
     return { ok: true, parts: { pool, wake, relay, temperature, lag, mongoDb: tenant.mongoDb } };
   } catch (error) {
     return await failed(pool, scrub(error));
