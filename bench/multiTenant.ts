@@ -133,7 +133,7 @@ export interface MultiTenantBenchResult {
   heartbeatMs: number;
   idle: { seconds: number; cpuPercentOfCore: number; cpuPercentNoTenant: number; rssMiBBase: number; rssMiBPerTenant: number; connectionsPerTenant: number; connectionsMax: number; listenPerTenant: number; connectMs: number };
   hot: { seconds: number; cpuPercentOfCore: number; connectionsPerTenant: number; listenPerTenant: number };
-  drain: { events: number; peakConnections: number; spreadEventsPerSecond: number; singleEventsPerSecond: number; ratio: number };
+  drain: { events: number; peakConnections: number; spreadEventsPerSecond: number; singleEventsPerSecond: number; ratio: number; spreadCpuMsPer1000: number; singleCpuMsPer1000: number };
   fairness: { firstEventFound: 'cold' | 'hot'; coldFirstEventMs: number; events: number; p50Ms: number; p99Ms: number; bigPendingAtEnd: number };
 }
 
@@ -190,7 +190,10 @@ export async function runMultiTenantBench(options: { databaseUrl: string; mongoU
       await Promise.all(tenants.map((t, i) => seedBacklog(t.pool, per, `spread-${i}-`)));
       const peak = trackPeakConnections(control.pool, names);
       let t0 = performance.now();
+      let drainCpu0 = processCpuSeconds(relay.pid) ?? 0;
       await waitDrained(tenants, 600_000);
+      // Relay CPU per 1000 events: less sensitive than events/s to the other work on this shared machine.
+      const spreadCpuMsPer1000 = round((((processCpuSeconds(relay.pid) ?? 0) - drainCpu0) * 1e6) / (per * s.tenants));
       const peakBusyConnections = await peak.stop();
       const spreadEventsPerSecond = round((per * s.tenants) / ((performance.now() - t0) / 1000));
       cpu0 = processCpuSeconds(relay.pid) ?? 0;
@@ -204,10 +207,15 @@ export async function runMultiTenantBench(options: { databaseUrl: string; mongoU
       }
       await seedBacklog((tenants[0] as Scratch).pool, per * s.tenants, 'single-');
       t0 = performance.now();
+      drainCpu0 = processCpuSeconds(relay.pid) ?? 0;
       await waitDrained(tenants, 600_000);
+      const singleCpuMsPer1000 = round((((processCpuSeconds(relay.pid) ?? 0) - drainCpu0) * 1e6) / (per * s.tenants));
       const singleEventsPerSecond = round((per * s.tenants) / ((performance.now() - t0) / 1000));
       const ratio = round(spreadEventsPerSecond / singleEventsPerSecond, 2);
-      log(`drain ${per * s.tenants} events: ${s.tenants} busy tenants ${spreadEventsPerSecond} events/s (peak ${peakBusyConnections} relay connections), one tenant ${singleEventsPerSecond} events/s (ratio ${ratio})`);
+      log(
+        `drain ${per * s.tenants} events: ${s.tenants} busy tenants ${spreadEventsPerSecond} events/s, relay CPU ${spreadCpuMsPer1000} ms per 1000 (peak ${peakBusyConnections} relay connections), ` +
+          `one tenant ${singleEventsPerSecond} events/s, relay CPU ${singleCpuMsPer1000} ms per 1000 (ratio ${ratio})`,
+      );
 
       // 3. fairness: the small tenant's first event (cold, or hot if the single drain was short), then the window.
       const big = tenants[0] as Scratch;
@@ -255,7 +263,7 @@ export async function runMultiTenantBench(options: { databaseUrl: string; mongoU
           connectMs,
         },
         hot: { seconds: s.hotSeconds, cpuPercentOfCore: hotCpuPercent, connectionsPerTenant: round(hotConnections.poolMean + hotConnections.listenMean, 3), listenPerTenant: hotConnections.listenMean },
-        drain: { events: per * s.tenants, peakConnections: peakBusyConnections, spreadEventsPerSecond, singleEventsPerSecond, ratio },
+        drain: { events: per * s.tenants, peakConnections: peakBusyConnections, spreadEventsPerSecond, singleEventsPerSecond, ratio, spreadCpuMsPer1000, singleCpuMsPer1000 },
         fairness,
       };
       const { out } = options;
@@ -275,6 +283,7 @@ export async function runMultiTenantBench(options: { databaseUrl: string; mongoU
         `| idle (hot, just drained): relay CPU / connections per tenant (pool + LISTEN) | ${hotCpuPercent}% of one core / ${result.hot.connectionsPerTenant} (LISTEN ${hotConnections.listenMean}) |`,
         `| drain ${per * s.tenants} events over ${s.tenants} tenants (most relay connections at once) | ${spreadEventsPerSecond} events/s (${peakBusyConnections}) |`,
         `| drain ${per * s.tenants} events in one tenant | ${singleEventsPerSecond} events/s |`,
+        `| relay CPU per 1000 events drained, over ${s.tenants} tenants / in one | ${spreadCpuMsPer1000} / ${singleCpuMsPer1000} ms |`,
         `| ratio spread / one | ${ratio} |`,
         `| first event of a quiet tenant (${firstEventFound}${firstEventFound === 'cold' ? ': found by its once-per-heartbeat check' : ': it was still hot'}) | ${coldFirstEventMs} ms |`,
         `| fairness: 10/s tenant beside a ${s.fairnessBacklog}-event backlog, commit→applied p50 / p99 | ${fairness.p50Ms} / ${fairness.p99Ms} ms (${bigPendingAtEnd} of the backlog still pending at the end) |`,

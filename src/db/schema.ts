@@ -358,6 +358,9 @@ export const outboxTenant = pgTable(
     mongoUrl: text('mongo_url'),
     mongoUrlEnv: text('mongo_url_env'),
     mongoDb: text('mongo_db').notNull(),
+    /** A direct URL for the tenant's LISTEN when database_url goes through a transaction pooler; NULL: LISTEN on database_url. */
+    listenDatabaseUrl: text('listen_database_url'),
+    listenDatabaseUrlEnv: text('listen_database_url_env'),
     paused: boolean('paused').notNull().default(false),
     weight: integer('weight').notNull().default(1),
     owner: text('owner'),
@@ -373,6 +376,7 @@ export const outboxTenant = pgTable(
     check('outbox_tenant_id_valid', sql`${t.id} ~ '^[a-z0-9][a-z0-9_-]{0,62}$'`),
     check('outbox_tenant_one_database_url', sql`(${t.databaseUrl} IS NULL) <> (${t.databaseUrlEnv} IS NULL)`),
     check('outbox_tenant_at_most_one_mongo_url', sql`${t.mongoUrl} IS NULL OR ${t.mongoUrlEnv} IS NULL`),
+    check('outbox_tenant_at_most_one_listen_url', sql`${t.listenDatabaseUrl} IS NULL OR ${t.listenDatabaseUrlEnv} IS NULL`),
     check('outbox_tenant_weight_positive', sql`${t.weight} BETWEEN 1 AND 100`),
   ],
 );

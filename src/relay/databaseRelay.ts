@@ -40,6 +40,12 @@ export interface DatabaseRelayDeps {
    * connection per tenant at the same instant (measured: 19 of 20 at once).
    */
   spreadTimers?: boolean;
+  /**
+   * Runs in each idle heartbeat, on the connection the heartbeat just used,
+   * before the poll: a multi-tenant relay samples a cold tenant's lag here,
+   * so a metrics scrape needs no connection of its own.
+   */
+  idleCheck?: (db: SqlDb) => Promise<void>;
 }
 
 export interface DatabaseRelaySettings extends DrainerSettings {
@@ -145,7 +151,10 @@ export function createDatabaseRelay(deps: DatabaseRelayDeps, settings: DatabaseR
       await refreshPause();
       // Idle: this is the poll. 'manual', not 'poll': with no listener, work
       // older than a poll interval is expected, not a missed notification.
-      if (idle) drainer.wake('manual');
+      if (idle) {
+        await deps.idleCheck?.(db);
+        drainer.wake('manual');
+      }
     } catch (error) {
       pgHealthy = false;
       logger.warn({ err: error }, 'heartbeat failed');

@@ -150,10 +150,25 @@ export class Drainer {
     }
   }
 
-  /** Run `concurrency` workers until each finds no work; returns how many events they claimed. */
+  /**
+   * Run `concurrency` workers until each finds no work; returns how many events
+   * they claimed. One worker claims first and the others join once it claimed
+   * a full batch: a wake-up that finds a partial batch or nothing (every poll of
+   * an idle relay, a notification of a few events) is one claim on one
+   * connection, not `concurrency` claims at once, which kept that many pool
+   * connections open between polls (a hot idle tenant: 2.0 pool connections
+   * with concurrency 2, now 1.0; test/int/runtime/hotIdleTenant.int.test.ts).
+   * Starting them together bought nothing then: the others' claims came back
+   * empty. With a backlog they join after one claim's round trip.
+   */
   private async runWorkers(reason: WakeReason): Promise<number> {
-    const claimed = await Promise.all(Array.from({ length: this.settings.concurrency }, () => this.work(reason)));
-    return claimed.reduce((sum, n) => sum + n, 0);
+    const { concurrency } = this.settings;
+    let others: Promise<number[]> | undefined;
+    const join = () => {
+      others ??= Promise.all(Array.from({ length: concurrency - 1 }, () => this.work(reason)));
+    };
+    const first = await this.work(reason, join);
+    return (await (others ?? Promise.resolve([]))).reduce((sum, n) => sum + n, first);
   }
 
   /**
@@ -174,7 +189,8 @@ export class Drainer {
     }
   }
 
-  private async work(reason: WakeReason): Promise<number> {
+  /** `onFullBatch`: called when a claim comes back full (there is more work than one worker takes). */
+  private async work(reason: WakeReason, onFullBatch?: () => void): Promise<number> {
     const { db, metrics } = this.deps;
     let first = true;
     let claimed = 0;
@@ -195,6 +211,7 @@ export class Drainer {
           return claimed;
         }
         if (events.length === 0) return claimed;
+        if (events.length === this.settings.batchSize) onFullBatch?.();
         claimed += events.length;
         metrics.claims.inc();
         if (this.toldWriters !== 'busy') await this.tellWriters(false);

@@ -58,7 +58,7 @@ function retryDelayMs(failures: number): number {
 
 /** The registry fields whose change means "reopen the tenant's connections". */
 function connectionKey(t: TenantRecord): string {
-  return JSON.stringify([t.databaseUrl, t.databaseUrlEnv, t.mongoUrl, t.mongoUrlEnv, t.mongoDb, t.weight]);
+  return JSON.stringify([t.databaseUrl, t.databaseUrlEnv, t.mongoUrl, t.mongoUrlEnv, t.mongoDb, t.weight, t.listenDatabaseUrl, t.listenDatabaseUrlEnv]);
 }
 
 /**

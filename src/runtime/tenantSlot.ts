@@ -12,6 +12,7 @@ import type { WakeSource } from '../relay/wakeSource.ts';
 import { createMongoSink } from '../sink/mongoSink.ts';
 import { resolveTenantUrls } from '../tenants/resolveTenantUrls.ts';
 import type { TenantRecord } from '../tenants/tenantTypes.ts';
+import { tenantLag, type TenantLag } from './tenantLag.ts';
 import { keepTemperature, noticingWork, type TenantTemperature } from './tenantTemperature.ts';
 
 /** One served tenant's own parts: nothing in here is shared with another tenant but the MongoDB client of an identical URL. */
@@ -21,6 +22,8 @@ export interface TenantParts {
   relay: DatabaseRelay;
   /** Hot (LISTEN, warm pool) or cold (no held connection, polled per heartbeat): tenantTemperature.ts. */
   temperature: TenantTemperature;
+  /** Its pending count for /metrics: live while hot, sampled by its heartbeat check while cold. */
+  lag: TenantLag;
   mongoDb: string;
 }
 
@@ -79,7 +82,8 @@ export async function startTenant(deps: TenantSlotDeps, tenant: TenantRecord): P
     }
     const wake = config.listen
       ? createPgListenWake({
-          connectionString: urls.databaseUrl,
+          // LISTEN needs a session: a direct URL when the database URL goes through a transaction pooler.
+          connectionString: urls.listenDatabaseUrl,
           db,
           relayId: config.relayId,
           checkIntervalMs: config.heartbeatMs,
@@ -89,6 +93,7 @@ export async function startTenant(deps: TenantSlotDeps, tenant: TenantRecord): P
       : undefined;
     // A claimed batch reaching the sink is what makes a tenant hot.
     let temperature: TenantTemperature | undefined;
+    const lag = tenantLag(db, () => temperature?.current() === 'hot', logger);
     const sink = noticingWork(mongoSink, () => temperature?.noteWork());
     const relay = createDatabaseRelay(
       {
@@ -98,6 +103,7 @@ export async function startTenant(deps: TenantSlotDeps, tenant: TenantRecord): P
         logger,
         gate: deps.gate,
         spreadTimers: true,
+        idleCheck: (checkDb) => lag.sample(checkDb),
         reconcileMongoDb: mongo.db(tenant.mongoDb),
         ...(wake ? { wake } : {}),
         ...(deps.tracer ? { tracing: { tracer: deps.tracer, mode: config.traceMode, mongoDb: tenant.mongoDb } } : {}),
@@ -105,6 +111,9 @@ export async function startTenant(deps: TenantSlotDeps, tenant: TenantRecord): P
       { ...config, expectNotifications: config.listen },
     );
     temperature = keepTemperature({ relay, pool }, { heartbeatMs: config.heartbeatMs, hotHeartbeats: config.tenantHotHeartbeats, poolSize: config.tenantPoolSize }, logger);
+    // On the schema check's connection, before the relay's own statements: a
+    // scrape before the first check has a figure, and no second connection opens for it.
+    await lag.sample(db);
     try {
       await relay.start();
     } catch (error) {
@@ -112,7 +121,7 @@ export async function startTenant(deps: TenantSlotDeps, tenant: TenantRecord): P
       await relay.stop().catch(() => {});
       return await failed(pool, `could not start: ${scrub(error)}`);
     }
-    return { ok: true, parts: { pool, wake, relay, temperature, mongoDb: tenant.mongoDb } };
+    return { ok: true, parts: { pool, wake, relay, temperature, lag, mongoDb: tenant.mongoDb } };
   } catch (error) {
     return await failed(pool, scrub(error));
   }

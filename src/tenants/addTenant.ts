@@ -11,6 +11,9 @@ export interface AddTenantInput {
   databaseUrlEnv?: string;
   mongoUrl?: string;
   mongoUrlEnv?: string;
+  /** A direct URL for LISTEN when the database URL goes through a transaction pooler. */
+  listenDatabaseUrl?: string;
+  listenDatabaseUrlEnv?: string;
   /** Default: the tenant id. */
   mongoDb?: string;
   weight?: number;
@@ -25,7 +28,8 @@ export function validateTenantInput(input: AddTenantInput): Omit<TenantRecord, '
   if (!TENANT_ID_PATTERN.test(input.id)) throw invalid(`tenant id must be 1–63 of a-z 0-9 _ - starting with a letter or digit (got ${JSON.stringify(input.id.slice(0, 80))})`);
   if ((input.databaseUrl === undefined) === (input.databaseUrlEnv === undefined)) throw invalid('give exactly one of --database-url and --database-url-env');
   if (input.mongoUrl !== undefined && input.mongoUrlEnv !== undefined) throw invalid('give at most one of --mongo-url and --mongo-url-env');
-  for (const name of [input.databaseUrlEnv, input.mongoUrlEnv]) {
+  if (input.listenDatabaseUrl !== undefined && input.listenDatabaseUrlEnv !== undefined) throw invalid('give at most one of --listen-database-url and --listen-database-url-env');
+  for (const name of [input.databaseUrlEnv, input.mongoUrlEnv, input.listenDatabaseUrlEnv]) {
     if (name !== undefined && !ENV_NAME_PATTERN.test(name)) throw invalid(`${JSON.stringify(name.slice(0, 80))} is not an environment variable name`);
   }
   const mongoDb = input.mongoDb ?? input.id;
@@ -38,16 +42,20 @@ export function validateTenantInput(input: AddTenantInput): Omit<TenantRecord, '
     databaseUrlEnv: input.databaseUrlEnv ?? null,
     mongoUrl: input.mongoUrl ?? null,
     mongoUrlEnv: input.mongoUrlEnv ?? null,
+    listenDatabaseUrl: input.listenDatabaseUrl ?? null,
+    listenDatabaseUrlEnv: input.listenDatabaseUrlEnv ?? null,
     mongoDb,
     weight,
   };
 }
 
-async function reachPostgres(url: string): Promise<void> {
+/** The database the URL reaches (its name as the server knows it, whatever a pooler calls it). */
+async function reachPostgres(url: string): Promise<string> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000, application_name: 'outbox-relay-tenant-add' });
   try {
     await client.connect();
-    await client.query('SELECT 1');
+    const { rows } = await client.query<{ name: string }>('SELECT current_database() AS name');
+    return rows[0]?.name ?? '';
   } finally {
     await client.end().catch(() => {});
   }
@@ -74,10 +82,21 @@ export async function addTenant(control: SqlDb, input: AddTenantInput, env: Node
   if (!urls.ok) throw invalid(`tenant ${record.id}: ${urls.reason}`);
   const exists = await control.query('SELECT 1 FROM outbox_tenant WHERE id = $1', [record.id]);
   if (exists.rowCount) throw new ConflictError('TENANT_EXISTS', `tenant ${record.id} is already registered`);
+  let database: string;
   try {
-    await reachPostgres(urls.databaseUrl);
+    database = await reachPostgres(urls.databaseUrl);
   } catch (error) {
     throw new OutboxRelayError('TENANT_UNREACHABLE', `tenant ${record.id}: its PostgreSQL is not reachable (${(error as Error).message.replace(/postgres(ql)?:\/\/\S+/g, '<url>')})`, { cause: error, details: { tenant: record.id, database: 'postgresql' } });
+  }
+  if (record.listenDatabaseUrl !== null || record.listenDatabaseUrlEnv !== null) {
+    let listenDatabase: string;
+    try {
+      listenDatabase = await reachPostgres(urls.listenDatabaseUrl);
+    } catch (error) {
+      throw new OutboxRelayError('TENANT_UNREACHABLE', `tenant ${record.id}: its listen URL is not reachable (${(error as Error).message.replace(/postgres(ql)?:\/\/\S+/g, '<url>')})`, { cause: error, details: { tenant: record.id, database: 'postgresql-listen' } });
+    }
+    // NOTIFY reaches only listeners of the same database: a listen URL to another one would never wake this tenant.
+    if (listenDatabase !== database) throw invalid(`tenant ${record.id}: its listen URL reaches database ${JSON.stringify(listenDatabase)}, its database URL ${JSON.stringify(database)}; both must be the same database`);
   }
   try {
     await reachMongo(urls.mongoUrl);
@@ -86,9 +105,9 @@ export async function addTenant(control: SqlDb, input: AddTenantInput, env: Node
   }
   try {
     const { rows } = await control.query(
-      `INSERT INTO outbox_tenant (id, database_url, database_url_env, mongo_url, mongo_url_env, mongo_db, weight)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${TENANT_COLUMNS}`,
-      [record.id, record.databaseUrl, record.databaseUrlEnv, record.mongoUrl, record.mongoUrlEnv, record.mongoDb, record.weight],
+      `INSERT INTO outbox_tenant (id, database_url, database_url_env, mongo_url, mongo_url_env, mongo_db, weight, listen_database_url, listen_database_url_env)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${TENANT_COLUMNS}`,
+      [record.id, record.databaseUrl, record.databaseUrlEnv, record.mongoUrl, record.mongoUrlEnv, record.mongoDb, record.weight, record.listenDatabaseUrl, record.listenDatabaseUrlEnv],
     );
     return rowToTenant(rows[0]!);
   } catch (error) {

@@ -39,6 +39,8 @@ export function mountTenantCommands(program: Command, addFlags: AddFlags, overri
       .option('--database-url-env <VAR>', "name of the relay's environment variable holding the tenant's PostgreSQL URL (the secret stays out of the registry)")
       .option('--mongo-url <url>', "the tenant's MongoDB URL (default: the relay's MONGO_URL)")
       .option('--mongo-url-env <VAR>', "name of the relay's environment variable holding the tenant's MongoDB URL")
+      .option('--listen-database-url <url>', "a direct URL to the tenant's PostgreSQL for LISTEN, when --database-url goes through a transaction pooler (PgBouncer); default: the database URL")
+      .option('--listen-database-url-env <VAR>', "name of the relay's environment variable holding that listen URL")
       .option('--mongo-db <name>', "the tenant's MongoDB database (default: the tenant id)")
       .option('--weight <n>', 'share of the relay when tenants compete (1–100)', '1'),
     // --database-url is the tenant's here; the registry is found through OUTBOX_RELAY_CONTROL_DATABASE_URL or DATABASE_URL.
@@ -58,6 +60,8 @@ export function mountTenantCommands(program: Command, addFlags: AddFlags, overri
           ...(options.mongoUrl !== undefined ? { mongoUrl: String(options.mongoUrl) } : {}),
           ...(options.mongoUrlEnv !== undefined ? { mongoUrlEnv: String(options.mongoUrlEnv) } : {}),
           ...(options.mongoDb !== undefined ? { mongoDb: String(options.mongoDb) } : {}),
+          ...(options.listenDatabaseUrl !== undefined ? { listenDatabaseUrl: String(options.listenDatabaseUrl) } : {}),
+          ...(options.listenDatabaseUrlEnv !== undefined ? { listenDatabaseUrlEnv: String(options.listenDatabaseUrlEnv) } : {}),
         },
         process.env,
         mongoUrl,
@@ -76,6 +80,7 @@ export function mountTenantCommands(program: Command, addFlags: AddFlags, overri
       database: describeUrl(t.databaseUrl, t.databaseUrlEnv, '?'),
       mongo: describeUrl(t.mongoUrl, t.mongoUrlEnv, '(relay MONGO_URL)'),
       mongoDb: t.mongoDb,
+      listen: describeUrl(t.listenDatabaseUrl, t.listenDatabaseUrlEnv, '(database URL)'),
       health: t.health,
       healthReason: t.healthReason,
       servedBy: t.leaseExpiresAt && t.leaseExpiresAt.getTime() > Date.now() ? t.owner : null,
@@ -88,7 +93,7 @@ export function mountTenantCommands(program: Command, addFlags: AddFlags, overri
       console.log('no tenants registered');
       return;
     }
-    for (const t of shown) console.log([t.id.padEnd(20), (t.paused ? 'paused' : 'active').padEnd(7), t.database, t.mongo, t.mongoDb, t.servedBy ?? '-'].join('  '));
+    for (const t of shown) console.log([t.id.padEnd(20), (t.paused ? 'paused' : 'active').padEnd(7), t.database, t.mongo, t.mongoDb, t.servedBy ?? '-', ...(t.listen === '(database URL)' ? [] : [`listen ${t.listen}`])].join('  '));
   });
   for (const change of ['pause', 'resume', 'remove'] as const) {
     const what = { pause: 'Stop serving a tenant (its events stay pending) until resume.', resume: 'Serve a paused tenant again.', remove: "Unregister a tenant (its databases are left as they are)." }[change];

@@ -11,6 +11,13 @@ export interface TenantRecord {
   mongoUrl: string | null;
   mongoUrlEnv: string | null;
   mongoDb: string;
+  /**
+   * Where the tenant's LISTEN connects, when databaseUrl goes through a
+   * transaction pooler (LISTEN needs a session of its own): inline or as a
+   * variable, like the others. Neither: LISTEN on databaseUrl.
+   */
+  listenDatabaseUrl: string | null;
+  listenDatabaseUrlEnv: string | null;
   paused: boolean;
   weight: number;
   owner: string | null;
@@ -32,6 +39,8 @@ export function rowToTenant(row: Record<string, unknown>): TenantRecord {
     mongoUrl: (row.mongo_url as string | null) ?? null,
     mongoUrlEnv: (row.mongo_url_env as string | null) ?? null,
     mongoDb: row.mongo_db as string,
+    listenDatabaseUrl: (row.listen_database_url as string | null) ?? null,
+    listenDatabaseUrlEnv: (row.listen_database_url_env as string | null) ?? null,
     paused: row.paused as boolean,
     weight: row.weight as number,
     owner: (row.owner as string | null) ?? null,
@@ -42,4 +51,4 @@ export function rowToTenant(row: Record<string, unknown>): TenantRecord {
   };
 }
 
-export const TENANT_COLUMNS = 'id, database_url, database_url_env, mongo_url, mongo_url_env, mongo_db, paused, weight, owner, lease_expires_at, health, health_reason, health_at';
+export const TENANT_COLUMNS = 'id, database_url, database_url_env, mongo_url, mongo_url_env, mongo_db, listen_database_url, listen_database_url_env, paused, weight, owner, lease_expires_at, health, health_reason, health_at';
