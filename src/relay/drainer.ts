@@ -211,7 +211,10 @@ export class Drainer {
           return claimed;
         }
         if (events.length === 0) return claimed;
-        if (events.length === this.settings.batchSize) onFullBatch?.();
+        // More work than one worker takes: a claim that came back full. It may
+        // hold more rows than batchSize (the entities' other versions ride
+        // along), or fewer when the byte bound cut it.
+        if (events.length >= this.settings.batchSize || events.cutByBytes) onFullBatch?.();
         claimed += events.length;
         metrics.claims.inc();
         if (this.toldWriters !== 'busy') await this.tellWriters(false);
