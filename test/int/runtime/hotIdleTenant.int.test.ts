@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMultiTenantRelay, type MultiTenantRelay } from '../../../src/runtime/multiTenantRelay.ts';
 import { insertEvents, outboxCounts } from '../../helpers/outboxFixtures.ts';
 import { testRelayConfig } from '../../helpers/relayConfig.ts';
+import { tenantConnections } from '../../helpers/tenantConnections.ts';
 import { createTestDatabases, useTestDatabases, type TestDatabases } from '../../helpers/testDatabases.ts';
 import { sleep, waitFor } from '../../helpers/waitFor.ts';
 
@@ -28,15 +29,7 @@ afterAll(async () => {
   await tenant?.drop();
 });
 
-async function relayConnections(): Promise<{ pool: number; listen: number }> {
-  const { rows } = await control().pool.query<{ pool: number; listen: number }>(
-    `SELECT count(*) FILTER (WHERE application_name LIKE 'outbox-relay:idle-hot:%')::int AS pool,
-            count(*) FILTER (WHERE application_name LIKE 'outbox-relay-listen:%')::int AS listen
-       FROM pg_stat_activity WHERE datname = $1`,
-    [new URL(tenant.databaseUrl).pathname.slice(1)],
-  );
-  return rows[0] as { pool: number; listen: number };
-}
+const relayConnections = () => tenantConnections(control().pool, { id: 'idle-hot', databaseUrl: tenant.databaseUrl });
 
 /** Drain what is pending; the most batches under lease at once meanwhile. */
 async function mostBatchesInFlightWhileDraining(): Promise<number> {
