@@ -74,13 +74,8 @@ const DB_KEYS: SettingKey[] = ['databaseUrl', 'logLevel', 'logFormat'];
 const TENANT_KEYS: SettingKey[] = ['databaseUrl', 'controlDatabaseUrl', 'logLevel', 'logFormat'];
 
 async function withDb<T>(config: RelayConfig, fn: (db: SqlDb) => Promise<T>): Promise<T> {
-  const [{ createPool }, { poolDb }] = await Promise.all([import('./db/pool.ts'), import('./db/toSqlDb.ts')]);
-  const pool = createPool(config.databaseUrl, { max: 2, applicationName: 'outbox-relay-cli' });
-  try {
-    return await fn(poolDb(pool, config.poolMode));
-  } finally {
-    await pool.end();
-  }
+  const { withPoolDb } = await import('./db/withPoolDb.ts');
+  return withPoolDb(config.databaseUrl, { max: 2, applicationName: 'outbox-relay-cli', poolMode: config.poolMode }, fn);
 }
 
 async function runCommand(options: { multiTenant?: boolean } & Record<string, unknown>): Promise<void> {

@@ -4,6 +4,8 @@ export interface PoolOptions {
   max?: number;
   applicationName?: string;
   statementTimeoutMs?: number;
+  /** How long a checkout waits for a connection (default 10 s). */
+  connectionTimeoutMs?: number;
 }
 
 export function createPool(databaseUrl: string, options: PoolOptions = {}): pg.Pool {
@@ -11,7 +13,7 @@ export function createPool(databaseUrl: string, options: PoolOptions = {}): pg.P
     connectionString: databaseUrl,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'outbox-relay',
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
     idleTimeoutMillis: 30_000,
     ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
   });

@@ -19,13 +19,8 @@ export function controlUrl(options: Record<string, unknown>, overrides: Override
 }
 
 export async function withControl<T>(url: string, fn: (control: SqlDb) => Promise<T>): Promise<T> {
-  const [{ createPool }, { poolDb }] = await Promise.all([import('../db/pool.ts'), import('../db/toSqlDb.ts')]);
-  const pool = createPool(url, { max: 2, applicationName: 'outbox-relay-cli' });
-  try {
-    return await fn(poolDb(pool));
-  } finally {
-    await pool.end();
-  }
+  const { withPoolDb } = await import('../db/withPoolDb.ts');
+  return withPoolDb(url, { max: 2, applicationName: 'outbox-relay-cli' }, fn);
 }
 
 export function mountTenantCommands(program: Command, addFlags: AddFlags, overrides: Overrides): void {
@@ -136,11 +131,11 @@ export async function migrateAllTenants(options: Record<string, unknown>, overri
  */
 export async function tenantStatus(id: string, options: Record<string, unknown>, overrides: Overrides): Promise<void> {
   const { controlDatabaseUrl, mongoUrl } = controlUrl(options, overrides);
-  const [{ listTenants }, { readLag }, { formatLag }, { createPool }, { NotFoundError }] = await Promise.all([
+  const [{ listTenants }, { readLag }, { formatLag }, { withPoolDb }, { NotFoundError }] = await Promise.all([
     import('./listTenants.ts'),
     import('../outbox/readLag.ts'),
     import('../ops/formatLag.ts'),
-    import('../db/pool.ts'),
+    import('../db/withPoolDb.ts'),
     import('../errors.ts'),
   ]);
   const tenant = (await withControl(controlDatabaseUrl, listTenants)).find((t) => t.id === id);
@@ -151,14 +146,10 @@ export async function tenantStatus(id: string, options: Record<string, unknown>,
   let error: string | null = null;
   if (!urls.ok) error = urls.reason;
   else {
-    const pool = createPool(urls.databaseUrl, { max: 1, applicationName: 'outbox-relay-cli' });
-    pool.options.connectionTimeoutMillis = 5000;
     try {
-      lag = await readLag(pool);
+      lag = await withPoolDb(urls.databaseUrl, { max: 1, applicationName: 'outbox-relay-cli', connectionTimeoutMs: 5000 }, readLag);
     } catch (caught) {
       error = (caught instanceof Error ? caught.message : String(caught)).replace(/(postgres(ql)?|mongodb(\+srv)?):\/\/\S+/g, '<url>');
-    } finally {
-      await pool.end();
     }
   }
   if (options.json) console.log(JSON.stringify({ tenant: about, lag, error }));
