@@ -68,16 +68,19 @@ describe('multi-tenant relay', () => {
     }
     const r = start();
     await r.start();
-    // Post one event every 100 ms in the small tenant while the backlog drains.
+    // Post one event every 100 ms in the small tenant while the backlog drains
+    // (for 10 s at most: on a quiet machine the backlog may be gone sooner, and
+    // an event posted after that would measure nothing).
     const posted: number[] = [];
     const until = Date.now() + 10_000;
     let n = 0;
-    while (Date.now() < until) {
+    let bigPendingWhilePosting = (await outboxCounts(big.pool)).pending;
+    while (Date.now() < until && bigPendingWhilePosting > 0) {
       await insertEvents(small.pool, [{ aggregateId: `small-${n++}`, version: 1, metadata: { n } }]);
       posted.push(n);
       await sleep(100);
+      bigPendingWhilePosting = (await outboxCounts(big.pool)).pending;
     }
-    const bigPendingWhilePosting = (await outboxCounts(big.pool)).pending;
     await waitFor(async () => (await outboxCounts(small.pool)).pending === 0, { timeoutMs: 30_000 });
     // Commit → applied: created_at to delivered_at (set once MongoDB acknowledged).
     const { rows } = await small.pool.query<{ ms: number }>(`SELECT extract(epoch FROM delivered_at - created_at) * 1000 AS ms FROM outbox_delivered`);
@@ -86,11 +89,11 @@ describe('multi-tenant relay', () => {
     const p99 = quantile(latencies, 0.99);
     console.log(
       `fairness: small tenant, ${latencies.length} events at 10/s during a ${backlog}-event backlog in another tenant ` +
-        `(${bigPendingWhilePosting} still pending when posting stopped): commit→applied p50 ${Math.round(p50)} ms, p99 ${Math.round(p99)} ms`,
+        `(${bigPendingWhilePosting} still pending when posting stopped, after ${posted.length} posts): commit→applied p50 ${Math.round(p50)} ms, p99 ${Math.round(p99)} ms`,
     );
     expect(latencies.length).toBe(posted.length);
-    // The backlog was still draining for (most of) the window, or the figure proves nothing.
-    expect(bigPendingWhilePosting).toBeGreaterThan(0);
+    // Every event was posted while the backlog was still pending; enough of them (2 s or more) for the figure to mean something.
+    expect(posted.length).toBeGreaterThanOrEqual(20);
     // Loose bound for a loaded 2-core machine; the exact figure belongs in the benchmark.
     expect(p99).toBeLessThan(5000);
     // The backlog itself keeps draining meanwhile (FerretDB bounds its rate here; the benchmark measures it).
