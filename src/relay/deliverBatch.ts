@@ -23,12 +23,30 @@ export type DeliverOutcome =
   /** MongoDB stayed unavailable through the sink's retries; the batch was given back untouched. */
   | { kind: 'sink_unavailable'; error: Error };
 
+/** What the sink answered for one batch: what recordBatch needs to record it. */
+export interface AppliedBatch {
+  outcomes: ReadonlyMap<string, EventOutcome>;
+  /** eventId → why it could not be sent (no content in PostgreSQL). */
+  unresolved: ReadonlyMap<string, string>;
+  /** Outbox ids of thin events past the byte bound, to give back. */
+  deferredIds: ReadonlySet<number>;
+  ackedAt: number;
+  stopTimer: () => void;
+}
+
+/** What recording a batch needs of its events: not their payloads, which the sink is done with. */
+export type RecordedEvent = Pick<OutboxEvent, 'id' | 'eventId' | 'aggregateType' | 'createdAt'>;
+
+export function recordedEvent({ id, eventId, aggregateType, createdAt }: OutboxEvent): RecordedEvent {
+  return { id, eventId, aggregateType, createdAt };
+}
+
+export type ApplyOutcome = { kind: 'applied'; applied: AppliedBatch } | { kind: 'sink_unavailable'; error: Error };
+
 /**
- * Apply one claimed batch and record the result. Thin events get their
- * content (the entity's newest) from PostgreSQL first. A row is marked delivered
- * only after MongoDB acknowledged its write, and only while this relay still
- * holds it (markDelivered checks claimed_by). No Postgres transaction is open
- * while we wait on MongoDB.
+ * Apply one claimed batch and record the result: applyBatch, then recordBatch.
+ * The drainer calls the two itself, so that one batch's record overlaps the
+ * next batch's sink write; rebuild and tests call this.
  */
 export async function deliverBatch(
   deps: { db: SqlDb; sink: MetadataSink; metrics: RelayMetrics; logger: Logger },
@@ -38,11 +56,28 @@ export async function deliverBatch(
   /** The batch's spans when tracing is on (the drainer started them at the claim). */
   batchTrace?: BatchTrace,
 ): Promise<DeliverOutcome> {
-  const { db, sink, metrics, logger } = deps;
+  const outcome = await applyBatch(deps, settings, events, signal, batchTrace);
+  if (outcome.kind === 'sink_unavailable') return outcome;
+  return recordBatch(deps, settings, events, outcome.applied, batchTrace);
+}
+
+/**
+ * Send one claimed batch to the sink. Thin events get their content (the
+ * entity's newest) from PostgreSQL first. No Postgres transaction is open
+ * while we wait on MongoDB. When MongoDB stays unavailable the claims are
+ * given back here, untouched.
+ */
+export async function applyBatch(
+  deps: { db: SqlDb; sink: MetadataSink; metrics: RelayMetrics },
+  settings: DeliverSettings,
+  events: readonly OutboxEvent[],
+  signal?: AbortSignal,
+  batchTrace?: BatchTrace,
+): Promise<ApplyOutcome> {
+  const { db, sink, metrics } = deps;
   const stopTimer = metrics.batchDuration.startTimer();
   batchTrace?.startEvents();
   const { ready, unresolved, deferred } = await resolveThinEvents(db, events, settings.batchMaxBytes === undefined ? {} : { maxBytes: settings.batchMaxBytes });
-  const deferredIds = new Set(deferred.map((e) => e.id));
   const result = await sink.apply(ready, { signal });
   batchTrace?.sinkAnswered(result.ok);
   if (!result.ok) {
@@ -54,12 +89,29 @@ export async function deliverBatch(
     if (batchTrace) for (const event of events) batchTrace.endEvent(event.id, { kind: 'released', error: result.error });
     return { kind: 'sink_unavailable', error: result.error };
   }
-  const ackedAt = Date.now();
+  return { kind: 'applied', applied: { outcomes: result.outcomes, unresolved, deferredIds: new Set(deferred.map((e) => e.id)), ackedAt: Date.now(), stopTimer } };
+}
+
+/**
+ * Record what the sink answered for a batch. A row is marked delivered only
+ * after MongoDB acknowledged its write, and only while this relay still
+ * holds it (markDelivered checks claimed_by); failures count an attempt
+ * (markFailed); thin events past the byte bound go back to pending.
+ */
+export async function recordBatch(
+  deps: { db: SqlDb; metrics: RelayMetrics; logger: Logger },
+  settings: DeliverSettings,
+  events: readonly RecordedEvent[],
+  applied: AppliedBatch,
+  batchTrace?: BatchTrace,
+): Promise<Extract<DeliverOutcome, { kind: 'finished' }>> {
+  const { db, metrics, logger } = deps;
+  const { outcomes, unresolved, deferredIds, ackedAt } = applied;
   const appliedIds: number[] = [];
   const failures: { id: number; error: string }[] = [];
   for (const event of events) {
     if (deferredIds.has(event.id)) continue;
-    const outcome = result.outcomes.get(event.eventId);
+    const outcome = outcomes.get(event.eventId);
     if (outcome?.status === 'applied') appliedIds.push(event.id);
     else failures.push({ id: event.id, error: outcome?.status === 'failed' ? outcome.error : (unresolved.get(event.eventId) ?? 'the sink returned no outcome for this event') });
   }
@@ -75,7 +127,7 @@ export async function deliverBatch(
       if (!event) continue;
       const seconds = Math.max(0, ackedAt - event.createdAt.getTime()) / 1000;
       metrics.commitToApplied.observe({ aggregate_type: event.aggregateType }, seconds);
-      batchTrace?.endEvent(id, { kind: 'delivered', alreadyStored: alreadyStored(result.outcomes.get(event.eventId)), timeInOutboxMs: seconds * 1000 });
+      batchTrace?.endEvent(id, { kind: 'delivered', alreadyStored: alreadyStored(outcomes.get(event.eventId)), timeInOutboxMs: seconds * 1000 });
     }
     if (batchTrace) for (const id of lost) batchTrace.endEvent(id, { kind: 'lost' });
     metrics.delivered.inc(delivered.length);
@@ -99,19 +151,19 @@ export async function deliverBatch(
       logger.warn({ failed: failures.length, example: failures[0]?.error }, 'events failed; retrying later with backoff');
     }
   }
-  if (deferred.length > 0) {
+  if (deferredIds.size > 0) {
     // Past the batch's byte bound: not a failure, back to pending for the next claim.
     await releaseClaims(db, { relayId: settings.relayId, ids: [...deferredIds] });
     if (batchTrace) for (const id of deferredIds) batchTrace.endEvent(id, { kind: 'released', error: new Error('deferred: past the batch byte bound') });
   }
-  stopTimer();
+  applied.stopTimer();
   return {
     kind: 'finished',
     delivered: delivered.length,
     failed: failures.length,
     dead: dead.length,
     lost: lost.length,
-    deferred: deferred.length,
+    deferred: deferredIds.size,
     ...(delivered.length > 0 ? { lastDeliveredAt: new Date(ackedAt) } : {}),
   };
 }

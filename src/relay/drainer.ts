@@ -3,11 +3,12 @@ import { NOT_PAUSED, samePause, type PauseState } from '../control/pauseScope.ts
 import type { SqlDb } from '../db/sqlDb.ts';
 import type { Logger } from '../logger.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
-import { claimBatch } from '../outbox/claimBatch.ts';
+import { claimBatch, type ClaimedBatch } from '../outbox/claimBatch.ts';
+import { releaseClaims } from '../outbox/releaseClaims.ts';
 import { setRelayWaiting } from '../outbox/wakeupFlag.ts';
 import type { MetadataSink } from '../sink/metadataSink.ts';
 import { BatchTrace, type RelayTracing } from '../tracing/relaySpans.ts';
-import { deliverBatch, type DeliverSettings } from './deliverBatch.ts';
+import { applyBatch, recordBatch, recordedEvent, type AppliedBatch, type DeliverSettings, type RecordedEvent } from './deliverBatch.ts';
 import { keepLease } from './leaseKeeper.ts';
 import type { WakeReason } from './wakeSource.ts';
 
@@ -32,6 +33,17 @@ export interface DrainerDeps {
   /** Shared by the tenants of a multi-tenant relay: a turn per batch, resolved to a release function. */
   gate?: { acquire(): Promise<() => void> };
 }
+
+/** A claimed batch in a worker's hands: its lease is kept alive until it is recorded or given back. */
+interface HeldBatch {
+  events: ClaimedBatch;
+  /** More work than one worker takes: the next batch is claimed ahead. */
+  full: boolean;
+  lease: { stop(): void };
+  trace?: BatchTrace;
+}
+
+type Claim = HeldBatch | 'empty' | 'failed';
 
 export interface DrainStats {
   delivered: number;
@@ -189,73 +201,163 @@ export class Drainer {
     }
   }
 
-  /** `onFullBatch`: called when a claim comes back full (there is more work than one worker takes). */
+  /**
+   * One worker: claim, apply, record, until a claim comes back short. The
+   * stages overlap (a pipeline two batches deep): while a batch is at the sink,
+   * the next one is claimed (when this one came back full, so there is more)
+   * and the one before is recorded, so the sink, the slowest stage, waits on
+   * neither claim nor mark round trips. A worker thus holds up to two batches:
+   * the one at the sink and the one claimed ahead (whose lease is kept alive
+   * like any other); the one being recorded holds only its ids.
+   *
+   * Not under a fair gate (a multi-tenant relay): there one stage runs at a
+   * time per turn, as the gate's bound on batches in flight (and their memory)
+   * counts turns, and a batch claimed ahead would wait for a turn holding its
+   * payloads; the other tenants' batches keep the sink busy meanwhile.
+   *
+   * `onFullBatch`: called when a claim comes back full (there is more work than one worker takes).
+   */
   private async work(reason: WakeReason, onFullBatch?: () => void): Promise<number> {
-    const { db, metrics } = this.deps;
+    const { metrics } = this.deps;
     let first = true;
     let claimed = 0;
-    while (!this.stopped() && Date.now() >= this.pausedUntil && !this.operatorPause.all) {
-      // Across tenants, one batch at a time per turn (src/runtime/fairGate.ts); a single relay has no gate.
-      const release = this.deps.gate ? await this.deps.gate.acquire() : undefined;
-      if (this.stopped() || this.operatorPause.all) {
-        release?.();
-        return claimed;
-      }
-      try {
-        let events;
-        const claimStartedAt = Date.now();
+    /** The next batch, claimed while the one before it was at the sink. */
+    let ahead: Promise<Claim> | undefined;
+    /** The record of the batch before, still running. */
+    let recording: Promise<void> | undefined;
+    try {
+      while (this.mayWork()) {
+        // Across tenants, one batch at a time per turn (src/runtime/fairGate.ts); a single relay has no gate.
+        const release = this.deps.gate ? await this.deps.gate.acquire() : undefined;
+        let releasedByRecord = false;
         try {
-          events = await claimBatch(db, { relayId: this.settings.relayId, batchSize: this.settings.batchSize, leaseMs: this.settings.leaseMs, skipTypes: this.operatorPause.types, ...(this.settings.batchMaxBytes === undefined ? {} : { maxBytes: this.settings.batchMaxBytes }) });
-        } catch (error) {
-          this.pause(error, 'claim failed');
-          return claimed;
-        }
-        if (events.length === 0) return claimed;
-        // More work than one worker takes: a claim that came back full. It may
-        // hold more rows than batchSize (the entities' other versions ride
-        // along), or fewer when the byte bound cut it.
-        if (events.length >= this.settings.batchSize || events.cutByBytes) onFullBatch?.();
-        claimed += events.length;
-        metrics.claims.inc();
-        if (this.toldWriters !== 'busy') await this.tellWriters(false);
-        if (first && reason === 'poll' && this.settings.expectNotifications) {
-          // An idle relay woken by the poll found work older than a poll
-          // interval: a notification should have woken it and did not.
-          const oldest = Math.min(...events.map((e) => e.createdAt.getTime()));
-          if (Date.now() - oldest > this.settings.pollIntervalMs) metrics.missedNotifications.inc();
-        }
-        first = false;
-        const lease = keepLease(this.deps, { relayId: this.settings.relayId, ids: events.map((e) => e.id), leaseMs: this.settings.leaseMs });
-        const batchTrace = this.deps.tracing ? new BatchTrace(this.deps.tracing, events, { startedAt: claimStartedAt, endedAt: Date.now() }) : undefined;
-        let deferred = 0;
-        try {
-          const outcome = await deliverBatch(this.deps, this.settings, events, this.signal, batchTrace);
-          if (outcome.kind === 'sink_unavailable') {
-            batchTrace?.end({ classification: 'transient', error: outcome.error });
-            this.pause(outcome.error, 'MongoDB unavailable; batch released');
-            return claimed;
+          if (!this.mayWork()) return claimed;
+          let batch: Claim;
+          if (ahead) {
+            batch = await ahead;
+            ahead = undefined;
+          } else {
+            // Not claimed ahead: let the record before finish first, so the
+            // rows it gives back (deferred past the byte bound) can be claimed.
+            await recording;
+            batch = await this.claim();
           }
-          batchTrace?.end();
-          this.errorStreak = 0;
-          this.stats.delivered += outcome.delivered;
-          deferred = outcome.deferred;
-          if (outcome.lastDeliveredAt) this.stats.lastDeliveredAt = outcome.lastDeliveredAt;
-        } catch (error) {
-          batchTrace?.end({ classification: 'unexpected', error });
-          // Rows stay claimed; their lease runs out and they are applied again
-          // (fenced, so harmlessly) by whoever claims them next.
-          this.pause(error, 'delivering a batch failed');
-          return claimed;
+          if (batch === 'empty' || batch === 'failed') return claimed;
+          const { events } = batch;
+          if (batch.full) onFullBatch?.();
+          claimed += events.length;
+          metrics.claims.inc();
+          if (this.toldWriters !== 'busy') await this.tellWriters(false);
+          if (first && reason === 'poll' && this.settings.expectNotifications) {
+            // An idle relay woken by the poll found work older than a poll
+            // interval: a notification should have woken it and did not.
+            const oldest = Math.min(...events.map((e) => e.createdAt.getTime()));
+            if (Date.now() - oldest > this.settings.pollIntervalMs) metrics.missedNotifications.inc();
+          }
+          first = false;
+          if (batch.full && this.pipelined && this.mayWork()) ahead = this.claim();
+          const applied = await this.apply(batch);
+          if (!applied) return claimed;
+          // One record in flight per worker: the one before ends first.
+          await recording;
+          // The record keeps only what it needs of the events, not their payloads.
+          recording = this.record({ events: batch.events.map(recordedEvent), lease: batch.lease, ...(batch.trace ? { trace: batch.trace } : {}) }, applied).finally(() => release?.());
+          releasedByRecord = true;
+          if (!this.pipelined) await recording;
+          // A short batch means the outbox ran dry, unless the byte bound cut it (or gave events back).
+          if (!batch.full && applied.deferredIds.size === 0) return claimed;
         } finally {
-          lease.stop();
+          if (!releasedByRecord) release?.();
         }
-        // A short batch means the outbox ran dry, unless the byte bound cut it (or gave events back).
-        if (events.length < this.settings.batchSize && !events.cutByBytes && deferred === 0) return claimed;
-      } finally {
-        release?.();
       }
+      return claimed;
+    } finally {
+      // However the loop ended (dry, stopped, paused, an error), the record in
+      // flight finishes, and a batch claimed ahead that will not be delivered
+      // goes back to pending now rather than when its lease runs out.
+      if (ahead) await this.giveBack(await ahead);
+      await recording;
     }
-    return claimed;
+  }
+
+  /** Claim ahead and record behind (work); off under a fair gate. */
+  private get pipelined(): boolean {
+    return this.deps.gate === undefined;
+  }
+
+  private mayWork(): boolean {
+    return !this.stopped() && Date.now() >= this.pausedUntil && !this.operatorPause.all;
+  }
+
+  /** Claim a batch and start keeping its lease; a failed claim pauses the drainer. */
+  private async claim(): Promise<Claim> {
+    const { batchSize, batchMaxBytes, relayId, leaseMs } = this.settings;
+    const startedAt = Date.now();
+    let events: ClaimedBatch;
+    try {
+      events = await claimBatch(this.deps.db, { relayId, batchSize, leaseMs, skipTypes: this.operatorPause.types, ...(batchMaxBytes === undefined ? {} : { maxBytes: batchMaxBytes }) });
+    } catch (error) {
+      this.pause(error, 'claim failed');
+      return 'failed';
+    }
+    if (events.length === 0) return 'empty';
+    return {
+      events,
+      // More work than one worker takes: a claim that came back full. It may
+      // hold more rows than batchSize (the entities' other versions ride
+      // along), or fewer when the byte bound cut it.
+      full: events.length >= batchSize || events.cutByBytes,
+      lease: keepLease(this.deps, { relayId, ids: events.map((e) => e.id), leaseMs }),
+      ...(this.deps.tracing ? { trace: new BatchTrace(this.deps.tracing, events, { startedAt, endedAt: Date.now() }) } : {}),
+    };
+  }
+
+  /** Send a batch to the sink; undefined when it did not get there (the drainer pauses). */
+  private async apply(batch: HeldBatch): Promise<AppliedBatch | undefined> {
+    try {
+      const outcome = await applyBatch(this.deps, this.settings, batch.events, this.signal, batch.trace);
+      if (outcome.kind === 'applied') return outcome.applied;
+      batch.lease.stop();
+      batch.trace?.end({ classification: 'transient', error: outcome.error });
+      this.pause(outcome.error, 'MongoDB unavailable; batch released');
+    } catch (error) {
+      // Rows stay claimed; their lease runs out and they are applied again
+      // (fenced, so harmlessly) by whoever claims them next.
+      batch.lease.stop();
+      batch.trace?.end({ classification: 'unexpected', error });
+      this.pause(error, 'delivering a batch failed');
+    }
+    return undefined;
+  }
+
+  /** Record what the sink answered; never rejects (a failure pauses the drainer). */
+  private async record(batch: { events: readonly RecordedEvent[]; lease: { stop(): void }; trace?: BatchTrace }, applied: AppliedBatch): Promise<void> {
+    try {
+      const outcome = await recordBatch(this.deps, this.settings, batch.events, applied, batch.trace);
+      batch.trace?.end();
+      this.errorStreak = 0;
+      this.stats.delivered += outcome.delivered;
+      if (outcome.lastDeliveredAt) this.stats.lastDeliveredAt = outcome.lastDeliveredAt;
+    } catch (error) {
+      batch.trace?.end({ classification: 'unexpected', error });
+      this.pause(error, 'recording a delivered batch failed');
+    } finally {
+      batch.lease.stop();
+    }
+  }
+
+  /** A batch claimed ahead that this worker will not deliver: back to pending at once. */
+  private async giveBack(batch: Claim): Promise<void> {
+    if (batch === 'empty' || batch === 'failed') return;
+    batch.lease.stop();
+    const why = new Error('claimed ahead, then given back undelivered: the relay stopped, paused or failed');
+    batch.trace?.end({ classification: 'transient', error: why });
+    try {
+      await releaseClaims(this.deps.db, { relayId: this.settings.relayId, ids: batch.events.map((e) => e.id) });
+    } catch (error) {
+      // Their lease runs out instead.
+      this.deps.logger.debug({ err: error }, 'could not give back a batch claimed ahead');
+    }
   }
 
   private pause(error: unknown, message: string): void {
