@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { Db as MongoDb } from 'mongodb';
+import { warnIfAutovacuumOff } from '../db/checkAutovacuum.ts';
 import type { SqlDb } from '../db/sqlDb.ts';
 import { DatabaseError, pgErrorCode } from '../errors.ts';
 import { readPauseState } from '../control/readPauseState.ts';
@@ -209,6 +210,7 @@ export function createDatabaseRelay(deps: DatabaseRelayDeps, settings: DatabaseR
         throw error;
       });
       await refreshPause(); // a relay started while the fleet is paused claims nothing
+      await warnIfAutovacuumOff(db, logger);
       pgHealthy = true;
       every(settings.pollIntervalMs, async () => {
         if (!idle) drainer.wake('poll');
