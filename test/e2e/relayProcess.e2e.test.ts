@@ -20,7 +20,10 @@ describe('the relay as a process', () => {
   // stalled mid-drain, so the batches in flight hang with their rows claimed
   // (and their lease renewed) until the kill.
   it('after kill -9 while holding claims, the rows it held come back only when their lease runs out, and everything is delivered and correct', async () => {
-    await loadBacklog('killed', 500, 10); // 5,000 events
+    // 10,000 events: a claim of 100 entities takes their 1,000 rows, and a pipelined
+    // worker holds up to three batches (recording, at the sink, claimed ahead), so
+    // two workers may hold 6,000 rows; the backlog must outlast that to show a mid-drain death.
+    await loadBacklog('killed', 1000, 10);
     const target = new URL(t().mongoUrl);
     const proxy = await startTcpProxy(target.hostname, Number(target.port || 27017));
     const throughProxy = new URL(t().mongoUrl);
@@ -55,7 +58,7 @@ describe('the relay as a process', () => {
       second.child.kill('SIGTERM');
       await second.exited;
     }
-    expect(await outboxCounts(t().pool)).toMatchObject({ pending: 0, dead: 0, delivered: 5000, claimed: 0 });
+    expect(await outboxCounts(t().pool)).toMatchObject({ pending: 0, dead: 0, delivered: 10000, claimed: 0 });
     // The killed relay's rows were taken over by the successor, after their lease ran out, not before.
     const takenOver = await t().pool.query<{ id: string; delivered_by: string; delivered_at: Date }>(`SELECT id::text, delivered_by, delivered_at FROM outbox_delivered WHERE id = ANY($1::bigint[]) ORDER BY id`, [held.map((h) => h.id)]);
     expect(takenOver.rows.map((r) => r.id)).toEqual(held.map((h) => h.id));
@@ -64,7 +67,7 @@ describe('the relay as a process', () => {
       expect(row.delivered_at.getTime(), `row ${row.id} delivered before its lease ran out`).toBeGreaterThanOrEqual((held[i] as { claimed_until: Date }).claimed_until.getTime());
     }
     const docs = await t().mongoDb.collection('transaction_metadata').find({ _id: { $regex: '^killed-' } as never }).toArray();
-    expect(docs).toHaveLength(500);
+    expect(docs).toHaveLength(1000);
     for (const doc of docs) expect(doc).toMatchObject({ version: 10, metadata: { version: 10 } });
   });
 
