@@ -203,12 +203,12 @@ export class Drainer {
 
   /**
    * One worker: claim, apply, record, until a claim comes back short. The
-   * stages overlap (a pipeline two batches deep): while a batch is at the sink,
-   * the next one is claimed (when this one came back full, so there is more)
-   * and the one before is recorded, so the sink, the slowest stage, waits on
-   * neither claim nor mark round trips. A worker thus holds up to two batches:
-   * the one at the sink and the one claimed ahead (whose lease is kept alive
-   * like any other); the one being recorded holds only its ids.
+   * three stages overlap: while a batch is at the sink, the next one is
+   * claimed (when this one came back full, so there is more) and the one
+   * before is recorded, so the sink, the slowest stage, waits on neither the
+   * claim's nor the mark's round trip. A worker thus holds up to three
+   * batches under lease (each kept alive like any other) but two batches'
+   * payloads: the one being recorded keeps only its events' ids.
    *
    * Not under a fair gate (a multi-tenant relay): there one stage runs at a
    * time per turn, as the gate's bound on batches in flight (and their memory)
