@@ -45,6 +45,9 @@ interface HeldBatch {
 
 type Claim = HeldBatch | 'empty' | 'failed';
 
+/** A batch the sink has answered, while it is recorded: its events without their payloads. */
+type RecordingBatch = Omit<HeldBatch, 'events' | 'full'> & { events: readonly RecordedEvent[] };
+
 export interface DrainStats {
   delivered: number;
   lastDeliveredAt?: Date;
@@ -331,7 +334,7 @@ export class Drainer {
   }
 
   /** Record what the sink answered; never rejects (a failure pauses the drainer). */
-  private async record(batch: { events: readonly RecordedEvent[]; lease: { stop(): void }; trace?: BatchTrace }, applied: AppliedBatch): Promise<void> {
+  private async record(batch: RecordingBatch, applied: AppliedBatch): Promise<void> {
     try {
       const outcome = await recordBatch(this.deps, this.settings, batch.events, applied, batch.trace);
       batch.trace?.end();

@@ -1,8 +1,7 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { readAutovacuum } from '../../../src/db/checkAutovacuum.ts';
 import { createRelay } from '../../../src/relay/relay.ts';
+import { capturedLogger } from '../../helpers/capturedLogger.ts';
 import { testRelayConfig } from '../../helpers/relayConfig.ts';
 import { useTestDatabases } from '../../helpers/testDatabases.ts';
 
@@ -25,8 +24,7 @@ describe('autovacuum on the outbox (real PostgreSQL)', () => {
 
   it('a relay started on an outbox autovacuum skips says so once, at start', async () => {
     await t().pool.query('ALTER TABLE outbox SET (autovacuum_enabled = false)');
-    const lines: string[] = [];
-    const logger = pino({ level: 'warn' }, new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }));
+    const { logger, lines } = capturedLogger();
     const relay = createRelay(testRelayConfig(t()), { logger });
     try {
       await relay.start();

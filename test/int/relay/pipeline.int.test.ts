@@ -50,16 +50,25 @@ function drainerOf(db: SqlDb, sink: MetadataSink) {
   return { drainer, abort };
 }
 
+/**
+ * `n` events, a drainer on `sink` woken, and the first batch at the sink with
+ * the next claimed ahead (20 rows under lease): where three tests start.
+ */
+async function twoBatchesHeld(n: number, sink: MetadataSink) {
+  await insertEvents(t().pool, events(n));
+  const started = drainerOf(t().db, sink);
+  started.drainer.wake('manual');
+  await waitFor(async () => (await outboxCounts(t().pool)).claimed === 20, { message: 'the batch at the sink and the one claimed ahead' });
+  return started;
+}
+
 const events = (n: number) => Array.from({ length: n }, (_, i) => ({ aggregateId: `pipe-${i}`, version: 1, metadata: { i } }));
 
 describe('the drainer pipeline', () => {
   it('claims the next batch while one is at the sink, and only one ahead', async () => {
-    await insertEvents(t().pool, events(35));
     const held = gate();
     const sink = heldSink(createMongoSink(t().mongoDb), held.wait);
-    const { drainer, abort } = drainerOf(t().db, sink);
-    drainer.wake('manual');
-    await waitFor(async () => (await outboxCounts(t().pool)).claimed === 20, { message: 'the batch at the sink and the one claimed ahead' });
+    const { drainer, abort } = await twoBatchesHeld(35, sink);
     // Still two batches after a while: the worker does not claim a third while the sink holds the first.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await outboxCounts(t().pool)).toMatchObject({ claimed: 20, delivered: 0 });
@@ -102,12 +111,8 @@ describe('the drainer pipeline', () => {
   });
 
   it('gives a batch claimed ahead back at once when the relay stops: the batch in hand finishes, the next is claimable by another relay', async () => {
-    await insertEvents(t().pool, events(30));
     const held = gate();
-    const sink = heldSink(createMongoSink(t().mongoDb), held.wait);
-    const { drainer, abort } = drainerOf(t().db, sink);
-    drainer.wake('manual');
-    await waitFor(async () => (await outboxCounts(t().pool)).claimed === 20);
+    const { drainer, abort } = await twoBatchesHeld(30, heldSink(createMongoSink(t().mongoDb), held.wait));
     drainer.dispose();
     held.open();
     await drainer.current();
@@ -118,12 +123,9 @@ describe('the drainer pipeline', () => {
   });
 
   it('gives both batches back when MongoDB stays unavailable, counting no attempt', async () => {
-    await insertEvents(t().pool, events(30));
     const held = gate();
     const down: MetadataSink = { ...createMongoSink(t().mongoDb), apply: async () => (await held.wait, { ok: false as const, error: new Error('MongoDB is down (test)') }) };
-    const { drainer, abort } = drainerOf(t().db, down);
-    drainer.wake('manual');
-    await waitFor(async () => (await outboxCounts(t().pool)).claimed === 20);
+    const { drainer, abort } = await twoBatchesHeld(30, down);
     held.open();
     await drainer.current();
     drainer.dispose();

@@ -4,14 +4,13 @@
  * `default_transaction_read_only = on` and every connection to it is cut, so
  * the relay and the writer reconnect to a read-only server.
  */
-import { Writable } from 'node:stream';
 import pg from 'pg';
-import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConflictError, DatabaseError } from '../../../src/errors.ts';
 import { createBalance } from '../../../src/ledger/createBalance.ts';
 import { postTransaction } from '../../../src/ledger/postTransaction.ts';
 import { createRelay } from '../../../src/relay/relay.ts';
+import { capturedLogger } from '../../helpers/capturedLogger.ts';
 import { insertEvents, outboxCounts } from '../../helpers/outboxFixtures.ts';
 import { testRelayConfig } from '../../helpers/relayConfig.ts';
 import { useTestDatabases } from '../../helpers/testDatabases.ts';
@@ -63,8 +62,7 @@ describe('a read-only server (25006)', () => {
         if (!(error instanceof ConflictError)) throw error;
       });
     }
-    const lines: string[] = [];
-    const logger = pino({ level: 'warn' }, new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }));
+    const { logger, lines } = capturedLogger();
     // maxAttempts 2: had a read-only answer counted as a failed attempt, these events would be dead within seconds.
     const relay = createRelay(testRelayConfig(t(), { maxAttempts: 2, backoffBaseMs: 50, backoffMaxMs: 100 }), { logger });
     await relay.start();

@@ -1,8 +1,7 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { warnIfAutovacuumOff, type AutovacuumState } from '../../../src/db/checkAutovacuum.ts';
 import type { SqlDb } from '../../../src/db/sqlDb.ts';
+import { capturedLogger } from '../../helpers/capturedLogger.ts';
 
 /** A handle whose one query answers `state` (or fails). */
 function answering(state: AutovacuumState | Error): SqlDb {
@@ -14,8 +13,7 @@ function answering(state: AutovacuumState | Error): SqlDb {
 }
 
 async function warnings(state: AutovacuumState | Error): Promise<string[]> {
-  const lines: string[] = [];
-  const logger = pino({ level: 'warn' }, new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }));
+  const { logger, lines } = capturedLogger();
   await warnIfAutovacuumOff(answering(state), logger);
   return lines;
 }
