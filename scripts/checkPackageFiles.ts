@@ -4,6 +4,13 @@
  * A new kind of file in the package is a decision: add it here on purpose.
  */
 
+/**
+ * Files the compiled code reads at run time that tsc does not emit (the build
+ * copies them): without the console page a relay with its ops endpoint on
+ * (the default) fails at start.
+ */
+export const RUNTIME_ASSETS: readonly string[] = ['dist/control/console.html'];
+
 /** Every path in the tarball must match one of these. */
 const ALLOWED: readonly RegExp[] = [
   /^package\.json$/,
@@ -24,7 +31,7 @@ export interface PackageManifest {
 export interface PackageFilesCheck {
   /** In the tarball, but matching no rule. */
   unexpected: string[];
-  /** Needed (LICENSE, the migrations journal, every bin/exports/types target), but absent. */
+  /** Needed (LICENSE, the migrations journal, the runtime assets, every bin/exports/types target), but absent. */
   missing: string[];
 }
 
@@ -43,8 +50,8 @@ function targetsOf(manifest: PackageManifest): string[] {
 
 export function checkPackageFiles(paths: readonly string[], manifest: PackageManifest): PackageFilesCheck {
   const present = new Set(paths);
-  const unexpected = paths.filter((p) => !ALLOWED.some((rule) => rule.test(p)));
-  const needed = ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'drizzle/meta/_journal.json', ...targetsOf(manifest)];
+  const unexpected = paths.filter((p) => !RUNTIME_ASSETS.includes(p) && !ALLOWED.some((rule) => rule.test(p)));
+  const needed = ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'drizzle/meta/_journal.json', ...RUNTIME_ASSETS, ...targetsOf(manifest)];
   const missing = [...new Set(needed)].filter((p) => !present.has(p));
   if (!paths.some((p) => /^drizzle\/\d{4}_\w+\.sql$/.test(p))) missing.push('drizzle/*.sql');
   return { unexpected, missing };

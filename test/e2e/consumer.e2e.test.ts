@@ -282,11 +282,12 @@ try {
     expect(JSON.parse(dead.stdout)).toEqual([]);
   });
 
-  it('run delivers the events to MongoDB and stops on SIGTERM; reconcile then finds nothing wrong', async () => {
+  it('run delivers the events to MongoDB, serves its ops endpoint and console page, and stops on SIGTERM; reconcile then finds nothing wrong', async () => {
     // The installed bin itself (what npx runs), so SIGTERM reaches the relay and not an npm in between.
     const child = spawn(join(app, 'node_modules', '.bin', 'outbox-relay'), ['run'], {
       cwd: app,
-      env: childEnv({ DATABASE_URL: databaseUrl, MONGO_URL: mongoUrl, MONGO_DB: dbName, OUTBOX_RELAY_OPS_PORT: 'off', OUTBOX_RELAY_POLL_INTERVAL_MS: '200' }),
+      // The ops endpoint on, as by default (a free port here): it serves the console page, which the build copies into dist/.
+      env: childEnv({ DATABASE_URL: databaseUrl, MONGO_URL: mongoUrl, MONGO_DB: dbName, OUTBOX_RELAY_OPS_PORT: '0', OUTBOX_RELAY_POLL_INTERVAL_MS: '200' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -302,6 +303,13 @@ try {
         },
         { timeoutMs: 90_000, intervalMs: 500, message: 'the relay from the package delivered both events' },
       );
+      const opsUrl = /"url":"(http:[^"]+)","msg":"ops endpoint listening"/.exec(output)?.[1];
+      expect(opsUrl, output).toBeDefined();
+      const page = await fetch(`${opsUrl}/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toContain('text/html');
+      expect(await page.text()).toContain('<script>');
+      expect(await (await fetch(`${opsUrl}/metrics`)).text()).toContain('outbox_relay_');
     } finally {
       child.kill('SIGTERM');
     }
