@@ -228,6 +228,9 @@ export class Drainer {
     let ahead: Promise<Claim> | undefined;
     /** The record of the batch before, still running. */
     let recording: Promise<void> | undefined;
+    let batchNo = 0;
+    /** The last batch that gave events back (deferred past the byte bound): they are pending again only once it is recorded. */
+    let lastGivingBack = Number.NEGATIVE_INFINITY;
     try {
       while (this.mayWork()) {
         // Across tenants, one batch at a time per turn (src/runtime/fairGate.ts); a single relay has no gate.
@@ -236,6 +239,7 @@ export class Drainer {
         try {
           if (!this.mayWork()) return claimed;
           let batch: Claim;
+          const claimedAhead = ahead !== undefined;
           if (ahead) {
             batch = await ahead;
             ahead = undefined;
@@ -267,8 +271,15 @@ export class Drainer {
           recording = this.record({ events: batch.events.map(recordedEvent), lease: batch.lease, ...(batch.trace ? { trace: batch.trace } : {}) }, applied).finally(() => release?.());
           releasedByRecord = true;
           if (!this.pipelined) await recording;
-          // A short batch means the outbox ran dry, unless the byte bound cut it (or gave events back).
-          if (!batch.full && applied.deferredIds.size === 0) return claimed;
+          batchNo++;
+          if (applied.deferredIds.size > 0) lastGivingBack = batchNo;
+          // A short batch means the outbox ran dry, unless the byte bound cut it or
+          // gave events back: this batch's own, or, for a batch claimed ahead,
+          // those of the two batches before it, whose records gave them back after
+          // this claim (it was taken before the one before was applied). The next
+          // claim waits for those records (recorded above).
+          const missedGivenBack = lastGivingBack >= batchNo - (claimedAhead ? 2 : 0);
+          if (!batch.full && !missedGivenBack) return claimed;
         } finally {
           if (!releasedByRecord) release?.();
         }

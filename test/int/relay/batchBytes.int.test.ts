@@ -107,4 +107,26 @@ describe('a batch bounded by bytes', () => {
     expect(Math.max(...sink.seen.map((batch) => batch.length))).toBeLessThanOrEqual(6);
     expect(sink.seen.length).toBeGreaterThanOrEqual(10);
   });
+
+  it('a short batch claimed ahead does not end the drain while the batch before gives events back past the byte bound', async () => {
+    // Batches of 4: the first (inv-1..4) reads 3 contents and gives inv-4 back. The
+    // batch claimed ahead while the first was at the sink (inv-5, inv-6) is short,
+    // but inv-4 went back to pending after that claim: the drain must claim once
+    // more, not leave inv-4 for the next poll, a minute later.
+    await thinEvents(6);
+    const seen: SinkEvent[][] = [];
+    const sink: MetadataSink = {
+      ...recordingSink(),
+      async apply(events) {
+        seen.push([...events]);
+        // Long enough for the claim ahead to be answered before this batch is recorded.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return { ok: true, outcomes: new Map(events.map((e): [string, EventOutcome] => [e.eventId, { status: 'applied' }])) };
+      },
+    };
+    relay = createRelay(testRelayConfig(t(), { listen: false, pollIntervalMs: 60_000, concurrency: 1, batchSize: 4, batchMaxBytes: 2_500, mongoUrl: 'mongodb://127.0.0.1:1' }), { sink, pool: t().pool });
+    await relay.start();
+    await waitFor(async () => (await t().pool.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox')).rows[0]?.n === 0, { timeoutMs: 5_000, message: 'every event delivered by the start\'s drain' });
+    expect(seen.map((batch) => batch.map((e) => e.aggregateId))).toEqual([['inv-1', 'inv-2', 'inv-3'], ['inv-5', 'inv-6'], ['inv-4']]);
+  });
 });
