@@ -274,12 +274,13 @@ export class Drainer {
           batchNo++;
           if (applied.deferredIds.size > 0) lastGivingBack = batchNo;
           // A short batch means the outbox ran dry, unless the byte bound cut it or
-          // gave events back: this batch's own, or, for a batch claimed ahead,
-          // those of the two batches before it, whose records gave them back after
-          // this claim (it was taken before the one before was applied). The next
-          // claim waits for those records (recorded above).
-          const missedGivenBack = lastGivingBack >= batchNo - (claimedAhead ? 2 : 0);
-          if (!batch.full && !missedGivenBack) return claimed;
+          // events were given back that its claim could not see: this batch's own,
+          // or, for a batch claimed ahead, those of the two batches before it (it
+          // was claimed before the one before it was applied, so their records gave
+          // them back after it). The next claim is not ahead: it waits for the
+          // record in flight (above), so the rows given back are claimable by then.
+          const givenBackUnseen = lastGivingBack >= batchNo - (claimedAhead ? 2 : 0);
+          if (!batch.full && !givenBackUnseen) return claimed;
         } finally {
           if (!releasedByRecord) release?.();
         }
