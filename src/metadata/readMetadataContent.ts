@@ -43,7 +43,14 @@ export async function readMetadataContent(db: SqlDb, refs: readonly EntityRef[],
   const operations: string[] = [];
   const otherTypes: string[] = [];
   const otherIds: string[] = [];
+  // One ref per entity: a batch holds an entity's pending versions together,
+  // and a repeated ref would read (and, under maxBytes, count) its content
+  // once per version, the later copies past the bound.
+  const seen = new Set<string>();
   for (const ref of refs) {
+    const key = entityKey(ref);
+    if (seen.has(key)) continue;
+    seen.add(key);
     // A ledger entity id is a uuid; anything else cannot be one (and would fail the cast).
     if (ref.aggregateType === 'transaction') {
       if (UUID_PATTERN.test(ref.aggregateId)) transactions.push(ref.aggregateId);

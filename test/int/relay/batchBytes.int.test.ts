@@ -89,6 +89,21 @@ describe('a batch bounded by bytes', () => {
     expect(await deliverBatch(deps, { ...settings, batchMaxBytes: 10 }, events)).toMatchObject({ kind: 'finished', delivered: 1, deferred: 1 });
   });
 
+  it('reads an entity\'s content once for all its pending versions: two versions of a document past the bound still move', async () => {
+    await t().pool.query(
+      `INSERT INTO entity_metadata (aggregate_type, aggregate_id, version, hash, metadata) VALUES ('invoice', 'inv-1', 2, 'h', jsonb_build_object('blob', repeat('x', 1000)))`,
+    );
+    await t().pool.query(
+      `INSERT INTO outbox (event_id, aggregate_type, aggregate_id, version, event_type, payload)
+       SELECT gen_random_uuid(), 'invoice', 'inv-1', v, 'metadata.upserted', NULL FROM generate_series(1, 2) v ORDER BY v`,
+    );
+    const deps = { db: t().db, sink: recordingSink(), metrics: createRelayMetrics({ defaultMetrics: false }), logger: silentLogger };
+    const events = await claimBatch(t().db, { relayId: 'relay-a', batchSize: 10, leaseMs: 30_000 });
+    expect(events).toHaveLength(2);
+    // Counted once per version, the second copy of the content was past the bound and the entity was deferred, every time.
+    expect(await deliverBatch(deps, { ...settings, batchMaxBytes: 500 }, events)).toMatchObject({ kind: 'finished', delivered: 2, deferred: 0 });
+  });
+
   it('a relay drains past short, byte-bounded batches at once, without waiting for the next poll', async () => {
     // 60 events of ~1 KB, a bound of 2.5 KB: at most 3 payloads (the claim) and 3 thin events' contents (the read) per batch.
     await thinEvents(30);
