@@ -224,10 +224,11 @@ export class Drainer {
     const { metrics } = this.deps;
     let first = true;
     let claimed = 0;
-    /** The next batch, claimed while the one before it was at the sink. */
-    let ahead: Promise<Claim> | undefined;
+    /** The next batch, claimed while batch number `during` was at the sink. */
+    let ahead: { claim: Promise<Claim>; during: number } | undefined;
     /** The record of the batch before, still running. */
     let recording: Promise<void> | undefined;
+    /** Batches taken so far, the one in hand included. */
     let batchNo = 0;
     /** The last batch that gave events back (deferred past the byte bound): they are pending again only once it is recorded. */
     let lastGivingBack = Number.NEGATIVE_INFINITY;
@@ -239,17 +240,32 @@ export class Drainer {
         try {
           if (!this.mayWork()) return claimed;
           let batch: Claim;
-          const claimedAhead = ahead !== undefined;
+          /**
+           * Events were given back that this batch's claim could not see. A
+           * claim ahead ran while batch `during` was at the sink, before the
+           * records of that batch and the one before it, which may give events
+           * back (deferred past the byte bound) after it: then coming back
+           * short, or empty, does not mean the outbox ran dry.
+           */
+          let givenBackUnseen = false;
           if (ahead) {
-            batch = await ahead;
+            batch = await ahead.claim;
+            givenBackUnseen = lastGivingBack >= ahead.during - 1;
             ahead = undefined;
           } else {
             // Not claimed ahead: let the record before finish first, so the
-            // rows it gives back (deferred past the byte bound) can be claimed.
+            // rows it gives back can be claimed.
             await recording;
             batch = await this.claim();
           }
+          if (batch === 'empty' && givenBackUnseen) {
+            // Nothing left but what those records give back: claim it once they are done.
+            await recording;
+            batch = await this.claim();
+            givenBackUnseen = false;
+          }
           if (batch === 'empty' || batch === 'failed') return claimed;
+          batchNo++;
           const { events } = batch;
           if (batch.full) onFullBatch?.();
           claimed += events.length;
@@ -262,7 +278,7 @@ export class Drainer {
             if (Date.now() - oldest > this.settings.pollIntervalMs) metrics.missedNotifications.inc();
           }
           first = false;
-          if (batch.full && this.pipelined && this.mayWork()) ahead = this.claim();
+          if (batch.full && this.pipelined && this.mayWork()) ahead = { claim: this.claim(), during: batchNo };
           const applied = await this.apply(batch);
           if (!applied) return claimed;
           // One record in flight per worker: the one before ends first.
@@ -271,16 +287,12 @@ export class Drainer {
           recording = this.record({ events: batch.events.map(recordedEvent), lease: batch.lease, ...(batch.trace ? { trace: batch.trace } : {}) }, applied).finally(() => release?.());
           releasedByRecord = true;
           if (!this.pipelined) await recording;
-          batchNo++;
           if (applied.deferredIds.size > 0) lastGivingBack = batchNo;
           // A short batch means the outbox ran dry, unless the byte bound cut it or
-          // events were given back that its claim could not see: this batch's own,
-          // or, for a batch claimed ahead, those of the two batches before it (it
-          // was claimed before the one before it was applied, so their records gave
-          // them back after it). The next claim is not ahead: it waits for the
-          // record in flight (above), so the rows given back are claimable by then.
-          const givenBackUnseen = lastGivingBack >= batchNo - (claimedAhead ? 2 : 0);
-          if (!batch.full && !givenBackUnseen) return claimed;
+          // events were given back that its claim could not see (its own, or the
+          // records' before it). The next claim is not ahead: it waits for the
+          // record in flight, so the rows given back are claimable by then.
+          if (!batch.full && applied.deferredIds.size === 0 && !givenBackUnseen) return claimed;
         } finally {
           if (!releasedByRecord) release?.();
         }
@@ -290,7 +302,7 @@ export class Drainer {
       // However the loop ended (dry, stopped, paused, an error), the record in
       // flight finishes, and a batch claimed ahead that will not be delivered
       // goes back to pending now rather than when its lease runs out.
-      if (ahead) await this.giveBack(await ahead);
+      if (ahead) await this.giveBack(await ahead.claim);
       await recording;
     }
   }
