@@ -113,6 +113,16 @@ describe('claimBatch', () => {
     expect(events.map((e) => e.id)).not.toContain(sameEntity[0]);
   });
 
+  it('never hands an entity to a second batch of the same relay while its first batch holds one of its events', async () => {
+    // The relay's other worker (or the batch at its sink, when it claims ahead) holds busy-1: its sink write may still be running.
+    await insertRows(t().pool, 1, { claimedBy: 'relay-a', claimedForMs: 60_000, aggregatePrefix: 'busy-' });
+    const { ids: sameEntity } = await insertRows(t().pool, 1, { aggregatePrefix: 'busy-' });
+    const { ids: otherEntity } = await insertRows(t().pool, 1, { aggregatePrefix: 'idle-' });
+    const events = await claimBatch(t().db, { relayId: 'relay-a', batchSize: 10, leaseMs: 30_000 });
+    expect(events.map((e) => e.id)).toEqual(otherEntity);
+    expect(events.map((e) => e.id)).not.toContain(sameEntity[0]);
+  });
+
   it('takes the other claimable events of the entities it picks, so no concurrent claim can split an entity', async () => {
     const { ids } = await insertRows(t().pool, 1, { aggregatePrefix: 'split-' });
     const { ids: later } = await insertRows(t().pool, 1, { aggregatePrefix: 'split-' });
