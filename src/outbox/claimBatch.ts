@@ -47,21 +47,21 @@ import type { OutboxEvent } from '../types.ts';
  *   claim that started before ours committed re-checks those rows (they were
  *   updated) and finds our lease, instead of taking one of them.
  * Siblings are not capped: a capped set would leave some of the entity's rows
- * un-updated, and a claim racing ours could take one of those.
+ * un-updated, and a claim racing ours could take one of those. A batch is
+ * `batchSize` entities' worth of rows; the sink collapses each entity's
+ * versions into one write, so many pending versions cost one document write.
  *
  * Known gap: siblings are taken SKIP LOCKED, so a sibling that a concurrent
  * claim's candidate scan holds locked at that moment (a claim that then
  * failed the entity lock) is skipped and left un-updated, and a third claim
  * whose snapshot predates our commit can take it: the entity is then in two
  * batches. Found by test/int/properties/drainCompleteness.int.test.ts (the
- * fleet property, about 1 run in 100 to 500 on two cores). Harmless on MongoDB (the
- * fence is atomic); on FerretDB the older version can win. Not closed yet:
- * waiting for the lock instead can deadlock two claims, and a re-check with a
- * fresh snapshot (a volatile function) or dropping an entity whose siblings
- * were not all taken costs another probe per event on the hot path, to be
- * measured first. A batch is
- * `batchSize` entities' worth of rows; the sink collapses each entity's
- * versions into one write, so many pending versions cost one document write.
+ * fleet property: 1 run in 40 to 500 on two cores, more under load).
+ * Harmless on MongoDB (the fence is atomic); on FerretDB the older version
+ * can win. Not closed yet: waiting for the lock instead can deadlock two
+ * claims, and a re-check with a fresh snapshot (a volatile function) or
+ * dropping an entity whose siblings were not all taken costs another probe
+ * per event on the hot path, to be measured first.
  *
  * Bounded by bytes as well as by count: `picked` stops before the row whose
  * payload would take the batch past $5 bytes of JSON (the text the relay

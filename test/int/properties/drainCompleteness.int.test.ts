@@ -190,7 +190,7 @@ describe('draining the outbox', () => {
     // Not asserted yet: no entity at two sinks at once. Before the claim also
     // skipped entities held by the relay's own batches, nearly every seed found
     // two workers of one relay writing one entity together; what is left is
-    // rarer (about 1 run in 100 to 500 here): a claim whose snapshot predates the
+    // rarer (1 run in 40 to 500 here, more under load): a claim whose snapshot predates the
     // commit of a claim that split the entity takes the skipped v2 while the
     // other batch holds v1 (src/outbox/claimBatch.ts, "Known gap"). It is
     // counted and printed, so a run shows it.
