@@ -1,6 +1,6 @@
 /**
  * Relay configuration: one table of settings drives env parsing, CLI flags
- * and the README's configuration table. Resolved once into a frozen object;
+ * and the configuration table of docs/relay.md (scripts/configTable.ts). Resolved once into a frozen object;
  * a bad value fails at start with a message naming the variable (or flag).
  * Precedence: flag > environment > default.
  */

@@ -27,7 +27,7 @@ export async function readAutovacuum(db: SqlDb): Promise<AutovacuumState> {
  * pending row, and dead rows of delivered events pile up in front of the
  * pending ones. Measured on a server with autovacuum off: a 500,000 backlog
  * made each claim of 500 take 6–10 s, so the relay fell further behind; one
- * ANALYZE brought the index walk back (README, "Autovacuum"). Advisory: an
+ * ANALYZE brought the index walk back (docs/deployment.md, "Autovacuum"). Advisory: an
  * error here is logged at debug and the relay runs on.
  */
 export async function warnIfAutovacuumOff(db: SqlDb, logger: Logger): Promise<void> {
@@ -38,7 +38,7 @@ export async function warnIfAutovacuumOff(db: SqlDb, logger: Logger): Promise<vo
       { autovacuum: state },
       `autovacuum does not run on the outbox (${state.server ? 'the table option autovacuum_enabled is false' : "the server's autovacuum or track_counts is off"}): ` +
         'nothing removes its dead rows or refreshes its statistics, and claims slow down as a backlog grows. ' +
-        'Turn it on, or run VACUUM (ANALYZE) outbox every minute (README, "Autovacuum").',
+        'Turn it on, or run VACUUM (ANALYZE) outbox every minute (docs/deployment.md, "Autovacuum").',
     );
   } catch (error) {
     logger.debug({ err: error }, 'could not read the autovacuum settings');

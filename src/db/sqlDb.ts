@@ -57,7 +57,7 @@ export interface TransactionOptions {
  * locks, no `SET` without `LOCAL`, no temp table outliving its transaction.
  * 'session': DATABASE_URL is direct or session-pooled, so session state is
  * ours until the client is closed; the hot statements are then prepared once
- * per connection (README, "Deployment: PostgreSQL poolers").
+ * per connection (docs/deployment.md, "PostgreSQL poolers").
  *
  * Why names only in session mode: through a transaction-pooling PgBouncer a
  * name breaks. The statement is prepared on one server connection, the next

@@ -357,8 +357,8 @@ describe('two sinks writing concurrently', () => {
 
   // Both sinks may write different versions of one document at the same
   // instant. An atomic fence (MongoDB) keeps the highest; FerretDB 1.24's
-  // fence is check-then-overwrite across clients (README, "Design notes and
-  // FerretDB") and can keep an older one. What holds there is asserted there,
+  // fence is check-then-overwrite across clients (docs/design.md, "Design notes
+  // and FerretDB") and can keep an older one. What holds there is asserted there,
   // and the test says which case it ran.
   it('unpartitioned: highest version on an atomic fence (MongoDB); on FerretDB coherent documents, and a replay of the newest events restores the highest', async ({ annotate }) => {
     const { highest, all } = raceEvents('race-free');
