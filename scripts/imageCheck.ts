@@ -38,8 +38,10 @@ import { metadataCollectionName } from '../src/sink/metadataSink.ts';
 const execFileAsync = promisify(execFile);
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
 const CACHE_DIR = process.env.OUTBOX_RELAY_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'outbox-relay');
-const IMAGE = 'localhost/outbox-relay:check';
-const CHECK_DB = 'outbox_relay_image_check';
+// Per checkout and per run: two checkouts' CI on one machine neither retag
+// each other's image nor drop each other's database.
+const IMAGE = `localhost/outbox-relay:check-${createHash('sha256').update(REPO).digest('hex').slice(0, 12)}`;
+const CHECK_DB = `outbox_relay_image_check_${process.pid}`;
 const POSTINGS = 40;
 const RUNTIME = process.env.OUTBOX_RELAY_OCI_RUNTIME ?? 'runc';
 
@@ -64,8 +66,10 @@ async function which(tool: string): Promise<boolean> {
 
 /** A store and run state of the check's own: never touches the machine's default podman store. */
 function podmanGlobals(): string[] {
-  const runroot = `/run/outbox-relay-podman-${process.getuid?.() ?? 0}`;
-  return ['--root', join(CACHE_DIR, 'podman', 'storage'), '--runroot', runroot, '--runtime', RUNTIME, '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+  const root = join(CACHE_DIR, 'podman', 'storage');
+  // Run state under /run like podman's own default; one per store (podman records it in the store).
+  const runroot = `/run/outbox-relay-podman-${createHash('sha256').update(root).digest('hex').slice(0, 12)}`;
+  return ['--root', root, '--runroot', runroot, '--runtime', RUNTIME, '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
 }
 
 /** Limits the OCI runtime may set without CAP_SYS_RESOURCE: at most the caller's own hard limits. */
@@ -257,13 +261,13 @@ async function main(): Promise<void> {
   const env = ['-e', `DATABASE_URL=${checkUrl.href}`, '-e', `MONGO_URL=${mongoUrl}`, '-e', `MONGO_DB=${CHECK_DB}`, '-e', `OUTBOX_RELAY_OPS_PORT=${opsPort}`, '-e', 'OUTBOX_RELAY_LOG_FORMAT=json'];
   const common = ['--network', 'host', ...ulimits, ...hardening, ...env];
 
-  log('migrate (in the container)');
-  const migrate = await podman(['run', '--rm', ...common, IMAGE, 'migrate'], { allowFail: true });
-  if (migrate.code !== 0) fail(`migrate exited ${migrate.code}: ${migrate.stderr.slice(-2000)}`);
-
   const name = `outbox-relay-image-check-${process.pid}`;
   let id = '';
   try {
+    log('migrate (in the container)');
+    const migrate = await podman(['run', '--rm', ...common, IMAGE, 'migrate'], { allowFail: true });
+    if (migrate.code !== 0) fail(`migrate exited ${migrate.code}: ${migrate.stderr.slice(-2000)}`);
+
     log('run (in the container)');
     id = (await podman(['run', '-d', '--name', name, ...common, IMAGE, 'run'])).stdout.trim();
     const ready = await waitFor('/readyz to answer 200', 60_000, async () => {
@@ -311,7 +315,12 @@ async function main(): Promise<void> {
     );
   } finally {
     if (id) await podman(['rm', '-f', id], { allowFail: true });
+    await mongo.db(CHECK_DB).dropDatabase().catch(() => undefined);
     await mongo.close();
+    const cleanup = new pg.Client({ connectionString: databaseUrl });
+    await cleanup.connect();
+    await cleanup.query(`DROP DATABASE IF EXISTS ${CHECK_DB} WITH (FORCE)`);
+    await cleanup.end();
   }
 }
 
