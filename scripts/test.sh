@@ -18,6 +18,7 @@ npx vitest run "$@"
 # docker-compose.yml loaded strictly by compose-go (checker cached: ~1 s).
 npm run --silent compose:check
 # The image built on a local Debian base and run against the services
-# (cached: ~15 s; on a fresh machine ~4 min: base, npm ci, tools).
+# (cached: 15-30 s; with an empty cache ~5 min: base, npm ci; see
+# docs/container-image.md).
 bash scripts/ensureContainerTools.sh
 OUTBOX_RELAY_IMAGE_CHECK_QUIET=1 npm run --silent image:check
