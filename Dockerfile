@@ -4,8 +4,13 @@
 # and the production dependencies only, and runs as the unprivileged `node` user.
 # test/e2e/consumer.e2e.test.ts checks that every path copied here exists
 # after `npm run build` and that the entrypoint ships in the package.
+#
+# BASE_IMAGE: any image with Node 24, npm and an unprivileged `node` user.
+# Without a registry, scripts/imageBase.sh builds one from Debian packages and
+# the npm registry (`npm run image:check` does; docs/container-image.md).
+ARG BASE_IMAGE=docker.io/library/node:24-slim
 
-FROM node:24-slim AS build
+FROM ${BASE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -13,8 +18,16 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src/ ./src/
 RUN npm run build
 
-FROM node:24-slim AS runtime
+FROM ${BASE_IMAGE} AS runtime
 ENV NODE_ENV=production
+WORKDIR /app
+
+# Dependencies first, so a source change does not reinstall them.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# Set after the npm steps: npm itself does not fit in this heap cap (`npm ci`
+# ran out of heap under it in the first real build, 2026-12-05).
 # The relay's live heap is small (about 30 MiB through a 100,000-event drain)
 # but V8 lets its old generation fill with a drain's garbage before it
 # collects: a hard cap of 96 MiB keeps the peak down (100,000 drain, side by
@@ -27,11 +40,6 @@ ENV NODE_ENV=production
 # OUTBOX_RELAY_BATCH_MAX_BYTES. `npm run bench` runs its relays with this same
 # setting (bench/support/relayProcesses.ts keeps the two in step; a test checks).
 ENV NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=96"
-WORKDIR /app
-
-# Dependencies first, so a source change does not reinstall them.
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY drizzle/ ./drizzle/
 COPY --from=build /app/dist/ ./dist/
