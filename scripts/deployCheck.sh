@@ -41,6 +41,8 @@ checker_path() {
 build_checker() {
   local bin; bin="$(checker_path)"
   if [[ -x "$bin" ]]; then return 0; fi
+  # Older builds (other source hashes) are of no further use.
+  find "$CACHE_DIR" -maxdepth 1 -name 'manifestcheck-*' ! -path "$(dirname "$bin")" -exec rm -rf {} + 2>/dev/null || true
   mkdir -p "$(dirname "$bin")"
   (cd tools/manifestcheck && GOFLAGS=-mod=readonly go build -o "$bin.tmp" . && mv "$bin.tmp" "$bin")
 }

@@ -10,6 +10,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -24,6 +25,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -104,13 +106,35 @@ func CheckDocument(doc []byte) (any, error) {
 	if obj == nil {
 		return nil, fmt.Errorf("no API type known for apiVersion %q kind %q", head.APIVersion, head.Kind)
 	}
-	if err := yaml.UnmarshalStrict(doc, obj); err != nil {
+	if err := decodeStrict(doc, obj); err != nil {
 		return nil, fmt.Errorf("%s: %w", head.Kind, err)
 	}
 	if err := checkEnv(obj); err != nil {
 		return nil, fmt.Errorf("%s: %w", head.Kind, err)
 	}
 	return obj, nil
+}
+
+// decodeStrict: YAML -> JSON (duplicate keys fail), then the API machinery's
+// strict JSON decoding (sigs.k8s.io/json), which names each unknown field by
+// its full path; a wrong type fails the decode itself.
+func decodeStrict(doc []byte, obj any) error {
+	data, err := yaml.YAMLToJSONStrict(doc)
+	if err != nil {
+		return err
+	}
+	strictErrs, err := sigsjson.UnmarshalStrict(data, obj)
+	if err != nil {
+		return err
+	}
+	if len(strictErrs) > 0 {
+		msgs := make([]string, len(strictErrs))
+		for i, e := range strictErrs {
+			msgs[i] = e.Error()
+		}
+		return errors.New(strings.Join(msgs, "; "))
+	}
+	return nil
 }
 
 // checkEnv: a credential comes from a Secret, never a literal env value.
@@ -141,7 +165,7 @@ func checkAlerts(rule *monitoringv1.PrometheusRule, alertsFile string) error {
 		return err
 	}
 	var want monitoringv1.PrometheusRuleSpec
-	if err := yaml.UnmarshalStrict(data, &want); err != nil {
+	if err := decodeStrict(data, &want); err != nil {
 		return fmt.Errorf("%s: %w", alertsFile, err)
 	}
 	if !reflect.DeepEqual(want.Groups, rule.Spec.Groups) {
@@ -172,20 +196,24 @@ func main() {
 			failed = true
 		}
 		kinds := []string{}
+		fileFailed := false
 		for i, doc := range docs {
 			obj, err := CheckDocument(doc)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "%s: document %d: %v\n", path, i+1, err)
-				failed = true
+				failed, fileFailed = true, true
 				continue
 			}
 			if rule, ok := obj.(*monitoringv1.PrometheusRule); ok && *alerts != "" {
 				if err := checkAlerts(rule, *alerts); err != nil {
 					fmt.Fprintf(os.Stderr, "%s: document %d: %v\n", path, i+1, err)
-					failed = true
+					failed, fileFailed = true, true
 				}
 			}
 			kinds = append(kinds, reflect.TypeOf(obj).Elem().Name())
+		}
+		if fileFailed {
+			continue
 		}
 		fmt.Printf("%s: %d documents decoded strictly: %s\n", path, len(docs), strings.Join(kinds, ", "))
 	}

@@ -77,20 +77,26 @@ describe('manifestcheck', () => {
   it('fails on an unknown field of a Kubernetes type', () => {
     const r = check(validDeployment.replace('image: outbox-relay:0.1.0', 'image: outbox-relay:0.1.0\n          imagePullPolice: Always'));
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/Deployment: .*unknown field "imagePullPolice"/);
+    expect(r.stderr).toMatch(/Deployment: unknown field "spec.template.spec.containers\[0\].imagePullPolice"/);
   });
 
   it('fails on a wrong type', () => {
     const r = check(validDeployment.replace('replicas: 2', 'replicas: two'));
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/Deployment: .*replicas.*int32/);
+    expect(r.stderr).toMatch(/Deployment: .*cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32/);
   });
 
   it("fails on an unknown field and a wrong type in KEDA's ScaledObject", () => {
-    expect(check(validScaledObject.replace('minReplicaCount: 1', 'minReplicas: 1')).stderr).toMatch(/ScaledObject: .*unknown field "minReplicas"/);
+    expect(check(validScaledObject.replace('minReplicaCount: 1', 'minReplicas: 1')).stderr).toMatch(/ScaledObject: unknown field "spec.minReplicas"/);
     const wrongType = check(validScaledObject.replace('maxReplicaCount: 4', 'maxReplicaCount: "four"'));
     expect(wrongType.status).toBe(1);
     expect(wrongType.stderr).toMatch(/ScaledObject: .*maxReplicaCount/);
+  });
+
+  it('fails on a key given twice (YAML would keep the last one silently)', () => {
+    const r = check(validDeployment.replace('replicas: 2', 'replicas: 2\n  replicas: 3'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/Deployment: yaml: unmarshal errors:\n.*key "replicas" already set in map/);
   });
 
   it('fails on a kind it has no type for, instead of skipping it', () => {
