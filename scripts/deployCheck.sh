@@ -82,6 +82,8 @@ for values in "$CHART"/ci/*-values.yaml; do
   "$HELM" template outbox-relay "$CHART" -f "$values" >"$out/$name.yaml"
   rendered+=("$out/$name.yaml")
 done
+# The image the default values deploy is the package's own version.
+grep -q "image: outbox-relay:$pkg_version\$" "$out/default-values.yaml" || { echo "deploy:check: the default values do not deploy image tag $pkg_version (package.json); leave image.tag empty" >&2; exit 1; }
 "$CHECKER" -alerts ops/prometheus-alerts.yml "${rendered[@]}" deploy/examples/*.yaml
 grep -q "kind: PrometheusRule" "${rendered[@]}" || { echo "deploy:check: no variant renders the PrometheusRule, so its sync with ops/ went unchecked" >&2; exit 1; }
 echo "deploy:check: chart $app_version, ${#rendered[@]} variants + examples checked in $((SECONDS - started)) s"
