@@ -41,7 +41,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "outbox-relay.secretEnv" -}}
 {{- $secret := include "outbox-relay.secretName" . -}}
 {{- $multi := .Values.multiTenant.enabled -}}
-{{- range $item := list (list "DATABASE_URL" "database-url" $multi) (list "MONGO_URL" "mongo-url" $multi) (list "OUTBOX_RELAY_LISTEN_DATABASE_URL" "listen-database-url" true) (list "OUTBOX_RELAY_CONTROL_DATABASE_URL" "control-database-url" (not $multi)) (list "OUTBOX_RELAY_OPS_TOKEN" "ops-token" true) (list "OUTBOX_RELAY_OPS_TOKENS" "ops-tokens" true) }}
+{{- range $item := list (list "DATABASE_URL" "database-url" $multi) (list "MONGO_URL" "mongo-url" $multi) (list "OUTBOX_RELAY_LISTEN_DATABASE_URL" "listen-database-url" true) (list "OUTBOX_RELAY_CONTROL_DATABASE_URL" "control-database-url" true) (list "OUTBOX_RELAY_OPS_TOKEN" "ops-token" true) (list "OUTBOX_RELAY_OPS_TOKENS" "ops-tokens" true) }}
 - name: {{ index $item 0 }}
   valueFrom:
     secretKeyRef:
