@@ -2,8 +2,9 @@
 # npm run deploy:check — the Kubernetes deployment files, checked without a cluster:
 #  1. the chart's appVersion (the image's default tag) equals package.json's version;
 #  2. `helm lint --strict` and `helm template` for each documented variant
-#     (deploy/helm/outbox-relay/ci/*-values.yaml), and the bare chart must refuse
-#     to render without credentials;
+#     (deploy/helm/outbox-relay/ci/*-values.yaml); the bare chart must refuse
+#     to render without credentials, and values.schema.json must refuse a
+#     misspelt key and a wrong type;
 #  3. every rendered manifest, and deploy/examples/*.yaml, decoded STRICTLY into
 #     the real Go API types (k8s.io/api, KEDA, prometheus-operator) by
 #     tools/manifestcheck: unknown fields and wrong types fail; the rendered
@@ -74,6 +75,12 @@ if "$HELM" template r "$CHART" >"$out/bare.yaml" 2>"$out/bare.err"; then
   exit 1
 fi
 grep -q "set secrets.databaseUrl" "$out/bare.err" || { echo "deploy:check: unexpected refusal:" >&2; cat "$out/bare.err" >&2; exit 1; }
+
+# values.schema.json: a misspelt key or a wrong type is refused by name.
+if "$HELM" template r "$CHART" -f "$CHART/ci/default-values.yaml" --set kedaa.enabled=true --set replicaCount=two >/dev/null 2>"$out/schema.err" \
+  || ! grep -q "additional properties 'kedaa' not allowed" "$out/schema.err" || ! grep -q "/replicaCount': got string, want integer" "$out/schema.err"; then
+  echo "deploy:check: the values schema did not refuse a misspelt key and a wrong type by name:" >&2; cat "$out/schema.err" >&2; exit 1
+fi
 
 rendered=()
 for values in "$CHART"/ci/*-values.yaml; do
