@@ -89,6 +89,10 @@ for values in "$CHART"/ci/*-values.yaml; do
   "$HELM" template outbox-relay "$CHART" -f "$values" >"$out/$name.yaml"
   rendered+=("$out/$name.yaml")
 done
+# The ci values' credentials appear nowhere in clear (only base64 in Secret data).
+for clear in test-password test-ops-token-0123456789 alice-token-0123456789; do
+  if grep -l -F -- "$clear" "${rendered[@]}" >&2; then echo "deploy:check: a credential ($clear) is rendered in clear" >&2; exit 1; fi
+done
 # The image the default values deploy is the package's own version.
 grep -q "image: outbox-relay:$pkg_version\$" "$out/default-values.yaml" || { echo "deploy:check: the default values do not deploy image tag $pkg_version (package.json); leave image.tag empty" >&2; exit 1; }
 "$CHECKER" -alerts ops/prometheus-alerts.yml "${rendered[@]}" deploy/examples/*.yaml
