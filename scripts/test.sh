@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one command that passes the tests on a fresh machine: Node, deps,
-# services (env → Docker → local PostgreSQL + FerretDB), type check, every
-# test kind, then the compose check and the container image built and run.
-# `.ci/run` calls exactly this (through `npm test`).
+# services (env → Docker → local PostgreSQL + FerretDB), type check, the
+# deploy check (Helm), every test kind, then the compose check and the
+# container image built and run. `.ci/run` calls exactly this (through `npm test`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
@@ -14,6 +14,8 @@ fi
 # The console's browser tests need Debian's Chromium (idempotent; fails loudly).
 bash scripts/ensureChromium.sh
 npx tsc --noEmit
+# Helm chart + examples: lint, render, strict decode into the API types (tools cached).
+bash scripts/deployCheck.sh
 npx vitest run "$@"
 # docker-compose.yml loaded strictly by compose-go (checker cached: ~1 s).
 npm run --silent compose:check
