@@ -53,11 +53,14 @@ const tenantsQuery = z.strictObject({ sort: z.enum(TENANT_SORTS).default('behind
 const desc = (a: number | null, b: number | null) => (b ?? -1) - (a ?? -1);
 const RANK: Record<TenantStateName, number> = { unhealthy: 0, unassigned: 1, paused: 2, active: 3 };
 
-/** Most behind first: the oldest pending event, then the most pending, then dead; ties by id. */
+const stuck = (t: TenantOverview) => (t.state === 'unhealthy' || t.state === 'unassigned' ? 0 : 1);
+
+/** Most behind first: tenants nobody delivers for, then the oldest pending event, the most pending, dead; ties by id. */
 export function sortTenants(rows: TenantOverview[], sort: (typeof TENANT_SORTS)[number]): TenantOverview[] {
   const byId = (a: TenantOverview, b: TenantOverview) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   const order: Record<typeof sort, (a: TenantOverview, b: TenantOverview) => number> = {
-    behind: (a, b) => desc(a.oldestPendingSeconds, b.oldestPendingSeconds) || desc(a.pendingCount, b.pendingCount) || desc(a.deadCount, b.deadCount) || RANK[a.state] - RANK[b.state] || byId(a, b),
+    // A tenant nobody can deliver for (unhealthy, unassigned) is the most behind whatever its last figures say.
+    behind: (a, b) => stuck(a) - stuck(b) || desc(a.oldestPendingSeconds, b.oldestPendingSeconds) || desc(a.pendingCount, b.pendingCount) || desc(a.deadCount, b.deadCount) || RANK[a.state] - RANK[b.state] || byId(a, b),
     pending: (a, b) => desc(a.pendingCount, b.pendingCount) || byId(a, b),
     dead: (a, b) => desc(a.deadCount, b.deadCount) || byId(a, b),
     id: byId,

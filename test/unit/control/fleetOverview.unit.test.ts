@@ -47,18 +47,19 @@ describe('fleet overview', () => {
     expect(overviewOf(row({ lag_sample: null, lag_sampled_at: null }))).toMatchObject({ pendingCount: null, sampledAt: null });
   });
 
-  it('sorts most behind first: oldest pending, then pending, then dead; never-sampled tenants last', () => {
+  it('sorts most behind first: tenants nobody delivers for, then oldest pending, then pending, then dead; never-sampled tenants last', () => {
     const rows = [
       tenant('a', { pendingCount: 100, oldestPendingSeconds: 5 }),
       tenant('b', { pendingCount: 2, oldestPendingSeconds: 600 }),
       tenant('c', { pendingCount: null, oldestPendingSeconds: null, deadCount: null }),
       tenant('d', { deadCount: 7 }),
       tenant('e', {}),
+      tenant('f', { state: 'unhealthy', reason: 'PostgreSQL unreachable', pendingCount: null, oldestPendingSeconds: null, deadCount: null }),
     ];
-    expect(sortTenants(rows, 'behind').map((t) => t.id)).toEqual(['b', 'a', 'd', 'e', 'c']);
-    expect(sortTenants(rows, 'pending').map((t) => t.id)).toEqual(['a', 'b', 'd', 'e', 'c']);
-    expect(sortTenants(rows, 'dead').map((t) => t.id)).toEqual(['d', 'a', 'b', 'e', 'c']);
-    expect(sortTenants(rows, 'id').map((t) => t.id)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(sortTenants(rows, 'behind').map((t) => t.id)).toEqual(['f', 'b', 'a', 'd', 'e', 'c']);
+    expect(sortTenants(rows, 'pending').map((t) => t.id)).toEqual(['a', 'b', 'd', 'e', 'c', 'f']);
+    expect(sortTenants(rows, 'dead').map((t) => t.id)).toEqual(['d', 'a', 'b', 'e', 'c', 'f']);
+    expect(sortTenants(rows, 'id').map((t) => t.id)).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
   });
 
   it('a scoped token opens only its tenants; an unscoped one and an anonymous reader every tenant', () => {
