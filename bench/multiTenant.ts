@@ -14,6 +14,12 @@
  *    latter. Its first event finds it cold (polled once per heartbeat): that
  *    latency is reported on its own, then the window starts with it hot.
  *
+ * 4. Operator API: GET /api/tenants with 50 tenants registered (the served
+ *    ones plus registry-paused rows), median and p99 over 200 requests; and the
+ *    relay's connections to the control database while idle (the heartbeat's
+ *    registry read and lag-sample UPDATE share them). The relay runs with its
+ *    ops endpoint on throughout, so the idle CPU of 1. includes the sampling.
+ *
  * Writes bench/results/multi-tenant-<stamp>.json and multi-tenant-latest.md.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -50,6 +56,21 @@ const TENANT_POOL_SIZE = 2;
  * drain starts once the 20 are cold again, or 20 idle hot tenants would hold 60.
  */
 const HOT_HEARTBEATS = 3;
+
+const OPS_TOKEN = 'bench-ops-token-0123456789abcdef';
+const OPERATOR_TENANTS = 50;
+
+/** Connections the relay holds to the control database, mean over `seconds`. */
+async function controlConnections(control: pg.Pool, name: string, seconds: number): Promise<number> {
+  const counts: number[] = [];
+  const until = Date.now() + seconds * 1000;
+  while (Date.now() < until) {
+    const { rows } = await control.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'outbox-relay-control:%'`, [name]);
+    counts.push(rows[0]?.n ?? 0);
+    await sleep(250);
+  }
+  return round(counts.reduce((a, b) => a + b, 0) / Math.max(1, counts.length), 2);
+}
 
 async function waitDrained(tenants: readonly Scratch[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -134,6 +155,7 @@ export interface MultiTenantBenchResult {
   idle: { seconds: number; cpuPercentOfCore: number; cpuPercentNoTenant: number; rssMiBBase: number; rssMiBPerTenant: number; connectionsPerTenant: number; connectionsMax: number; listenPerTenant: number; connectMs: number };
   hot: { seconds: number; cpuPercentOfCore: number; connectionsPerTenant: number; listenPerTenant: number };
   drain: { events: number; peakConnections: number; spreadEventsPerSecond: number; singleEventsPerSecond: number; ratio: number; spreadCpuMsPer1000: number; singleCpuMsPer1000: number };
+  operatorApi: { tenantsRegistered: number; requests: number; medianMs: number; p99Ms: number; controlConnectionsIdle: number };
   fairness: { firstEventFound: 'cold' | 'hot'; coldFirstEventMs: number; events: number; p50Ms: number; p99Ms: number; bigPendingAtEnd: number };
 }
 
@@ -156,7 +178,7 @@ export async function runMultiTenantBench(options: { databaseUrl: string; mongoU
     scratches.push(...tenants);
     const names = tenants.map((t) => new URL(t.databaseUrl).pathname.slice(1));
     const relay = await startRelay(
-      { databaseUrl: control.databaseUrl, mongoUrl, mongoDb: 'unused', id: 'bench-mt', args: ['--multi-tenant'], pollIntervalMs: 1000, env: { OUTBOX_RELAY_HEARTBEAT_MS: String(s.heartbeatMs), OUTBOX_RELAY_TENANT_POOL_SIZE: String(TENANT_POOL_SIZE), OUTBOX_RELAY_TENANT_HOT_HEARTBEATS: String(HOT_HEARTBEATS) } },
+      { databaseUrl: control.databaseUrl, mongoUrl, mongoDb: 'unused', id: 'bench-mt', args: ['--multi-tenant'], pollIntervalMs: 1000, env: { OUTBOX_RELAY_OPS_PORT: '0', OUTBOX_RELAY_OPS_TOKENS: `bench=${OPS_TOKEN}`, OUTBOX_RELAY_OPS_RATE_LIMIT: '1000000', OUTBOX_RELAY_HEARTBEAT_MS: String(s.heartbeatMs), OUTBOX_RELAY_TENANT_POOL_SIZE: String(TENANT_POOL_SIZE), OUTBOX_RELAY_TENANT_HOT_HEARTBEATS: String(HOT_HEARTBEATS) } },
       120_000,
     );
     try {
@@ -180,6 +202,7 @@ export async function runMultiTenantBench(options: { databaseUrl: string; mongoU
       const idleCpuPercent = round((((processCpuSeconds(relay.pid) ?? 0) - cpu0) / s.idleSeconds) * 100, 2);
       const rssPerTenant = round(((rssMiB(relay.pid) ?? 0) - rssBase) / s.tenants, 2);
       const connectMs = await connectCostMs((tenants[0] as Scratch).databaseUrl, 20);
+      const controlConnectionsIdle = await controlConnections(control.pool, new URL(control.databaseUrl).pathname.slice(1), Math.min(5, s.idleSeconds));
       log(
         `idle (cold): ${s.tenants} tenants, relay CPU ${idleCpuPercent}% of a core (${baseCpuPercent}% with no tenant), RSS ${round(rssBase)} MiB + ${rssPerTenant} MiB per tenant, ` +
           `pool connections per tenant mean ${idleConnections.poolMean} (max ${idleConnections.poolMax} in all), LISTEN ${idleConnections.listenMean}; a connect + query costs ${connectMs} ms`,
@@ -246,6 +269,27 @@ export async function runMultiTenantBench(options: { databaseUrl: string; mongoU
       const fairness = { firstEventFound, coldFirstEventMs, events: sorted.length, p50Ms: round(percentile(sorted, 50)), p99Ms: round(percentile(sorted, 99)), bigPendingAtEnd };
       log(`fairness: first event of the quiet tenant (${firstEventFound}) ${coldFirstEventMs} ms; then ${sorted.length} events at 10/s beside a ${s.fairnessBacklog}-event backlog (${bigPendingAtEnd} still pending at the end): p50 ${fairness.p50Ms} ms, p99 ${fairness.p99Ms} ms`);
 
+      // 4. GET /api/tenants with 50 registered: the served tenants plus registry-paused rows (no database of their own needed).
+      const opsUrl = /"url":"(http:\/\/[^"]+)"[^\n]*ops endpoint listening|ops endpoint listening[^\n]*"url":"(http:\/\/[^"]+)"/.exec(relay.output());
+      const base = opsUrl?.[1] ?? opsUrl?.[2];
+      if (!base) throw new Error('the relay did not log its ops endpoint');
+      for (let i = s.tenants; i < OPERATOR_TENANTS; i++) {
+        await control.pool.query('INSERT INTO outbox_tenant (id, database_url, mongo_db, paused) VALUES ($1, $2, $3, true)', [`reg-${i}`, (tenants[0] as Scratch).databaseUrl, `reg_${i}`]);
+      }
+      const ask = async () => {
+        const t = performance.now();
+        const res = await fetch(`${base}/api/tenants`, { headers: { authorization: `Bearer ${OPS_TOKEN}` } });
+        const body = (await res.json()) as { tenants: unknown[] };
+        if (res.status !== 200 || body.tenants.length !== OPERATOR_TENANTS) throw new Error(`/api/tenants answered ${res.status} with ${body.tenants?.length} tenants`);
+        return performance.now() - t;
+      };
+      for (let i = 0; i < 20; i++) await ask();
+      const times: number[] = [];
+      for (let i = 0; i < 200; i++) times.push(await ask());
+      times.sort((a, b) => a - b);
+      const operatorApi = { tenantsRegistered: OPERATOR_TENANTS, requests: times.length, medianMs: round(percentile(times, 50), 2), p99Ms: round(percentile(times, 99), 2), controlConnectionsIdle };
+      log(`operator API: GET /api/tenants with ${OPERATOR_TENANTS} tenants, ${times.length} requests: median ${operatorApi.medianMs} ms, p99 ${operatorApi.p99Ms} ms; relay connections to the control database while idle ${controlConnectionsIdle}`);
+
       const result: MultiTenantBenchResult = {
         mode,
         at: new Date().toISOString(),
@@ -264,6 +308,7 @@ export async function runMultiTenantBench(options: { databaseUrl: string; mongoU
         },
         hot: { seconds: s.hotSeconds, cpuPercentOfCore: hotCpuPercent, connectionsPerTenant: round(hotConnections.poolMean + hotConnections.listenMean, 3), listenPerTenant: hotConnections.listenMean },
         drain: { events: per * s.tenants, peakConnections: peakBusyConnections, spreadEventsPerSecond, singleEventsPerSecond, ratio, spreadCpuMsPer1000, singleCpuMsPer1000 },
+        operatorApi,
         fairness,
       };
       const { out } = options;
@@ -286,6 +331,8 @@ export async function runMultiTenantBench(options: { databaseUrl: string; mongoU
         `| relay CPU per 1000 events drained, over ${s.tenants} tenants / in one | ${spreadCpuMsPer1000} / ${singleCpuMsPer1000} ms |`,
         `| ratio spread / one | ${ratio} |`,
         `| first event of a quiet tenant (${firstEventFound}${firstEventFound === 'cold' ? ': found by its once-per-heartbeat check' : ': it was still hot'}) | ${coldFirstEventMs} ms |`,
+        `| GET /api/tenants with ${OPERATOR_TENANTS} tenants registered (${s.tenants} served, the rest paused in the registry), median / p99 of ${operatorApi.requests} sequential requests | ${operatorApi.medianMs} / ${operatorApi.p99Ms} ms |`,
+        `| idle: relay connections to the control database (registry read + lag-sample UPDATE each heartbeat), mean | ${controlConnectionsIdle} |`,
         `| fairness: 10/s tenant beside a ${s.fairnessBacklog}-event backlog, commit→applied p50 / p99 | ${fairness.p50Ms} / ${fairness.p99Ms} ms (${bigPendingAtEnd} of the backlog still pending at the end) |`,
         '',
       ].join('\n');

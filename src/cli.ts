@@ -82,6 +82,9 @@ async function runCommand(options: { multiTenant?: boolean } & Record<string, un
   // Multi-tenant: the tenants' URLs come from the registry; only the control database is required.
   const config = resolveConfig(process.env, overridesFrom(options, ALL_KEYS), options.multiTenant ? [] : ['databaseUrl', 'mongoUrl']);
   if (options.multiTenant && !config.controlDatabaseUrl) throw new ConfigError(SETTINGS.controlDatabaseUrl.env, 'is required with --multi-tenant (or DATABASE_URL): the database holding the tenant registry');
+  if (!options.multiTenant && config.opsTokens?.some((t) => t.tenants !== undefined)) {
+    throw new ConfigError(SETTINGS.opsTokens.env, 'has tokens scoped to tenants (name=token@tenant): those need run --multi-tenant; a single-database relay has no tenants to scope to');
+  }
   const logger = loggerFor(config);
   if (options.multiTenant) logger.info({ control: redactUrl(config.controlDatabaseUrl as string), mongo: config.mongoUrl ? redactUrl(config.mongoUrl) : null }, 'configuration resolved (multi-tenant)');
   else logger.info({ database: redactUrl(config.databaseUrl), mongo: redactUrl(config.mongoUrl), mongoDb: config.mongoDb }, 'configuration resolved');
@@ -228,7 +231,7 @@ async function deadRequeueCommand(eventIds: string[], options: { all?: boolean; 
   await withDb(config, async (db) => {
     const result = await requeueDead(db, options.all ? { all: true } : { eventIds }, {
       alsoInTransaction: (tx, requeued) =>
-        recordAudit(tx, { actor: cliActor(), action: 'requeue', target: options.all ? 'all dead events' : eventIds.join(','), reason, details: { requeued: requeued.length, eventIds: requeued.slice(0, 1000) } }),
+        recordAudit(tx, { actor: cliActor(), action: 'requeue', target: options.all ? 'all dead events' : eventIds.join(','), reason, details: { ...tenantDetail(options), requeued: requeued.length, eventIds: requeued.slice(0, 1000) } }),
     });
     console.log(`requeued ${result.requeued}`);
     if (result.notFound.length > 0) {
@@ -238,14 +241,19 @@ async function deadRequeueCommand(eventIds: string[], options: { all?: boolean; 
   });
 }
 
+/** The audit row of an action on a tenant (--tenant) names it, like the multi-tenant API's rows. */
+function tenantDetail(options: Record<string, unknown>): { tenant?: string } {
+  return typeof options.tenant === 'string' ? { tenant: options.tenant } : {};
+}
+
 async function pauseCommand(verb: 'pause' | 'resume', options: { type?: string; reason?: string } & Record<string, unknown>): Promise<void> {
-  const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
+  const config = resolveConfig(process.env, { ...overridesFrom(options, DB_KEYS), ...(await forTenant(options)) }, ['databaseUrl']);
   const { PAUSE_TYPE_PATTERN } = await import('./control/pauseScope.ts');
   if (options.type !== undefined && !PAUSE_TYPE_PATTERN.test(options.type)) throw usage(`--type takes an aggregate type (${PAUSE_TYPE_PATTERN}), got ${JSON.stringify(options.type).slice(0, 60)}`);
   const reason = reasonFrom(options, true) as string;
   const [{ pauseRelays }, { resumeRelays }] = await Promise.all([import('./control/pauseRelays.ts'), import('./control/resumeRelays.ts')]);
   await withDb(config, async (db) => {
-    const request = { ...(options.type ? { type: options.type } : {}), reason, actor: cliActor() };
+    const request = { ...(options.type ? { type: options.type } : {}), reason, actor: cliActor(), details: tenantDetail(options) };
     const result = verb === 'pause' ? await pauseRelays(db, request) : await resumeRelays(db, request);
     const what = result.scope === '*' ? 'the whole fleet' : `aggregate type ${result.scope}`;
     if (verb === 'pause') console.log(`paused ${what}${result.wasPaused ? ' (it was already paused; reason replaced)' : ''}; relays stop claiming within one heartbeat`);
@@ -254,7 +262,8 @@ async function pauseCommand(verb: 'pause' | 'resume', options: { type?: string; 
 }
 
 async function auditCommand(options: { json?: boolean; limit: string } & Record<string, unknown>): Promise<void> {
-  const config = resolveConfig(process.env, overridesFrom(options, DB_KEYS), ['databaseUrl']);
+  // --tenant: that tenant's own audit log (every action on it, by the API or the CLI, is recorded there).
+  const config = resolveConfig(process.env, { ...overridesFrom(options, DB_KEYS), ...(await forTenant(options)) }, ['databaseUrl']);
   const limit = Number(options.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw usage(`--limit takes a whole number from 1 to 100000 (got ${options.limit})`);
   const { listAudit } = await import('./control/listAudit.ts');
@@ -268,10 +277,12 @@ async function auditCommand(options: { json?: boolean; limit: string } & Record<
       console.log('no audit entries');
       return;
     }
-    console.log(['when'.padEnd(24), 'actor'.padEnd(20), 'action'.padEnd(9), 'target'.padEnd(40), 'reason'].join('  '));
+    console.log(['when'.padEnd(24), 'tenant'.padEnd(16), 'actor'.padEnd(20), 'action'.padEnd(9), 'target'.padEnd(40), 'reason'].join('  '));
     for (const e of entries) {
       const oneLine = (text: string, width: number) => text.replace(/\s+/g, ' ').slice(0, width);
-      console.log([e.at.toISOString().padEnd(24), oneLine(e.actor, 20).padEnd(20), e.action.padEnd(9), oneLine(e.target, 40).padEnd(40), oneLine(e.reason ?? '', 120)].join('  '));
+      // A row the multi-tenant API wrote names its tenant; one written directly in the tenant's database (plain CLI) is the tenant's by place.
+      const tenant = e.tenant ?? (typeof options.tenant === 'string' ? options.tenant : '-');
+      console.log([e.at.toISOString().padEnd(24), oneLine(tenant, 16).padEnd(16), oneLine(e.actor, 20).padEnd(20), e.action.padEnd(9), oneLine(e.target, 40).padEnd(40), oneLine(e.reason ?? '', 120)].join('  '));
     }
   });
 }
@@ -495,8 +506,9 @@ export function buildProgram(scrub: (text: string) => string = (text) => text): 
             : 'Resume delivery paused with `pause` (the fleet, or one aggregate type); recorded in the audit log.',
         )
         .option('--type <aggregate-type>', `only this aggregate type (without it: the whole fleet)`)
-        .requiredOption('--reason <text>', 'why (goes to the audit log)'),
-      DB_KEYS,
+        .requiredOption('--reason <text>', 'why (goes to the audit log)')
+        .option('--tenant <id>', "in a registered tenant's database (the relay holding it honours it within one heartbeat)"),
+      [...DB_KEYS, 'controlDatabaseUrl'],
     ).action((options: Record<string, unknown>) => pauseCommand(verb, options));
   }
   addSettingFlags(
@@ -504,8 +516,9 @@ export function buildProgram(scrub: (text: string) => string = (text) => text): 
       .command('audit')
       .description('Operator actions (requeue, pause, resume, reconcile, repair): who, when, what, why; newest first.')
       .option('--json', 'machine-readable output')
-      .option('--limit <n>', 'how many', '50'),
-    DB_KEYS,
+      .option('--limit <n>', 'how many', '50')
+      .option('--tenant <id>', "a registered tenant's audit log (its own database)"),
+    TENANT_KEYS,
   ).action(auditCommand);
   addSettingFlags(
     program

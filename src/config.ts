@@ -26,25 +26,44 @@ const url = (protocols: string[]) =>
     }
   }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
 
-/** `alice=token1,bob=token2`: names are what the audit log records. */
+/** A tenant id as the registry's CHECK allows it (tenants/tenantTypes.ts TENANT_ID_PATTERN; repeated: config loads nothing else). */
+const TOKEN_TENANT_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/** One named ops token; `tenants` present: it opens only those tenants (run --multi-tenant). */
+export interface OpsTokenEntry {
+  name: string;
+  token: string;
+  tenants?: readonly string[];
+}
+
+/**
+ * `alice=token1,bob=token2@t1+t2`: names are what the audit log records; an
+ * `@t1+t2` suffix scopes the token to those tenants (multi-tenant mode). The
+ * last `@` starts the scope, so a token itself cannot contain `@`.
+ */
 const namedTokens = z
   .string()
   .transform((raw, ctx) => {
-    const tokens: { name: string; token: string }[] = [];
+    const tokens: OpsTokenEntry[] = [];
     for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
       const eq = part.indexOf('=');
       const name = eq > 0 ? part.slice(0, eq).trim() : '';
-      const token = eq > 0 ? part.slice(eq + 1).trim() : '';
+      const value = eq > 0 ? part.slice(eq + 1).trim() : '';
+      const at = value.lastIndexOf('@');
+      const token = at >= 0 ? value.slice(0, at) : value;
+      const scope = at >= 0 ? value.slice(at + 1).split('+') : undefined;
       // Messages name the entry by position or name, never by its token.
-      if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(name)) ctx.addIssue({ code: 'custom', message: `entry ${tokens.length + 1} must be name=token with a name of 1–64 letters, digits, _ . @ -` });
+      if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(name)) ctx.addIssue({ code: 'custom', message: `entry ${tokens.length + 1} must be name=token or name=token@tenant+tenant with a name of 1–64 letters, digits, _ . @ -` });
       else if (token.length < 16) ctx.addIssue({ code: 'custom', message: `the token of ${name} must be at least 16 characters` });
       else if (/[\s,]/.test(token)) ctx.addIssue({ code: 'custom', message: `the token of ${name} must not contain spaces or commas` });
-      else if (tokens.some((t) => t.name === name)) ctx.addIssue({ code: 'custom', message: `the name ${name} is given twice` });
+      else if (scope && !scope.every((t) => TOKEN_TENANT_PATTERN.test(t))) {
+        ctx.addIssue({ code: 'custom', message: `the tenants of ${name} (after @) must be tenant ids (${TOKEN_TENANT_PATTERN.source}) joined by +; a token cannot contain @` });
+      } else if (tokens.some((t) => t.name === name)) ctx.addIssue({ code: 'custom', message: `the name ${name} is given twice` });
       else if (tokens.some((t) => t.token === token)) ctx.addIssue({ code: 'custom', message: `${name} shares its token with another name: the audit log could not tell them apart` });
-      tokens.push({ name, token });
+      tokens.push({ name, token, ...(scope ? { tenants: Object.freeze([...new Set(scope)].sort()) } : {}) });
     }
     if (tokens.length === 0) ctx.addIssue({ code: 'custom', message: 'must list at least one name=token' });
-    return tokens as readonly { name: string; token: string }[];
+    return tokens as readonly OpsTokenEntry[];
   });
 
 interface Setting<T> {
@@ -91,7 +110,7 @@ export const SETTINGS = {
   opsPort: setting({ env: 'OUTBOX_RELAY_OPS_PORT', flag: '--ops-port', schema: z.union([z.literal('off'), count(0, 65_535)]), default: 9464 as number | 'off', description: 'Port of the ops endpoint; 0 picks a free one, off disables it.' }),
   opsToken: setting({ env: 'OUTBOX_RELAY_OPS_TOKEN', flag: '--ops-token', schema: z.string().min(16, 'must be at least 16 characters').optional(), secret: true, description: 'Bearer token required by the ops endpoint (all but /healthz and the console\'s static page) when set; the audit log names its holder `ops`.' }),
   poolMode: setting({ env: 'OUTBOX_RELAY_POOL_MODE', flag: '--pool-mode', schema: z.enum(['transaction', 'session']), default: 'transaction' as 'transaction' | 'session', description: 'How DATABASE_URL reaches PostgreSQL: transaction (safe behind a transaction-pooling PgBouncer, and everywhere else) or session (direct or session pooling: the hot statements are prepared once per connection).' }),
-  opsTokens: setting({ env: 'OUTBOX_RELAY_OPS_TOKENS', flag: '--ops-tokens', schema: namedTokens.optional(), secret: true, description: 'Named bearer tokens, `name=token,name=token`: any of them opens the ops endpoint, and the audit log records the name as the actor. Mutating /api routes are refused while no token is configured.' }),
+  opsTokens: setting({ env: 'OUTBOX_RELAY_OPS_TOKENS', flag: '--ops-tokens', schema: namedTokens.optional(), secret: true, description: 'Named bearer tokens, `name=token,name=token`: any of them opens the ops endpoint, and the audit log records the name as the actor. Mutating /api routes are refused while no token is configured. With run --multi-tenant, `name=token@t1+t2` opens only tenants t1 and t2 (403 on any other; scoped tokens are refused at start without --multi-tenant).' }),
   opsRateLimit: setting({ env: 'OUTBOX_RELAY_OPS_RATE_LIMIT', flag: '--ops-rate-limit', schema: count(1, 1_000_000), default: 600, description: 'Requests per minute each client address may make to the ops endpoint (every route); over it: 429 with Retry-After.' }),
   opsLagSampleMs: setting({ env: 'OUTBOX_RELAY_OPS_LAG_SAMPLE_MS', flag: '--ops-lag-sample-ms', schema: ms(1000, 600_000), default: 15_000, description: 'How often the ops endpoint samples outbox_lag for the console\'s last-hour chart (kept in memory: one hour of samples at most); GET /api/lag answers from the newest sample.' }),
   poolSize: setting({ env: 'OUTBOX_RELAY_POOL_SIZE', flag: '--pool-size', schema: count(1, 200), default: 8, description: 'PostgreSQL connections in this relay\'s pool.' }),

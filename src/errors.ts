@@ -37,6 +37,8 @@ export type ErrorCode =
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'PAYLOAD_TOO_LARGE'
   | 'RECONCILE_RUNNING'
+  | 'TENANT_REQUIRED'
+  | 'TENANT_FORBIDDEN'
   | 'INTERNAL';
 
 export class OutboxRelayError extends Error {

@@ -28,6 +28,8 @@ export interface ControlDeps {
   reconcile: ReconcileRunner;
   /** Called after a pause or resume, so the relay serving the request honours it at once. */
   onPauseChange?: () => Promise<void>;
+  /** Added to every audit row this API writes (multi-tenant mode: `{ tenant }`, so each row names its tenant). */
+  auditDetails?: Record<string, unknown>;
   logger?: { warn(obj: object, msg: string): void };
 }
 
@@ -92,7 +94,7 @@ const MUTATIONS: Record<string, Handler> = {
           action: 'requeue',
           target: 'all' in body ? 'all dead events' : body.ids.join(','),
           reason: body.reason,
-          details: { requeued: requeued.length, eventIds: requeued.slice(0, 1000) },
+          details: { ...deps.auditDetails, requeued: requeued.length, eventIds: requeued.slice(0, 1000) },
         }),
     });
     deps.history.expire();
@@ -100,14 +102,14 @@ const MUTATIONS: Record<string, Handler> = {
   },
   '/api/pause': async (deps, { req }, actor) => {
     const body = await readJsonBody(req, pauseBody);
-    const result = await pauseRelays(deps.db, { ...(body.type ? { type: body.type } : {}), reason: body.reason, actor });
+    const result = await pauseRelays(deps.db, { ...(body.type ? { type: body.type } : {}), reason: body.reason, actor, ...(deps.auditDetails ? { details: deps.auditDetails } : {}) });
     deps.history.expire();
     await applyPauseLocally(deps);
     return ok({ paused: result.scope, wasPaused: result.wasPaused });
   },
   '/api/resume': async (deps, { req }, actor) => {
     const body = await readJsonBody(req, pauseBody);
-    const result = await resumeRelays(deps.db, { ...(body.type ? { type: body.type } : {}), reason: body.reason, actor });
+    const result = await resumeRelays(deps.db, { ...(body.type ? { type: body.type } : {}), reason: body.reason, actor, ...(deps.auditDetails ? { details: deps.auditDetails } : {}) });
     deps.history.expire();
     await applyPauseLocally(deps);
     return ok({ resumed: result.scope, wasPaused: result.wasPaused });
@@ -120,11 +122,16 @@ const MUTATIONS: Record<string, Handler> = {
   },
 };
 
+/** Whether a path is one of the single-database routes (multi-tenant mode serves them per tenant). */
+export function isApiRoute(path: string): boolean {
+  return Object.hasOwn(READS, path) || Object.hasOwn(MUTATIONS, path);
+}
+
 /** Route one /api request; throws ApiError for every answer other than success. */
 export async function handleApiRequest(deps: ControlDeps, request: ApiRequest): Promise<ApiAnswer> {
   const { method, path, caller } = request;
-  const read = READS[path];
-  const mutation = MUTATIONS[path];
+  const read = Object.hasOwn(READS, path) ? READS[path] : undefined;
+  const mutation = Object.hasOwn(MUTATIONS, path) ? MUTATIONS[path] : undefined;
   if (!read && !mutation) throw new ApiError(404, 'NOT_FOUND', `no such route: ${path.slice(0, 100)}`);
   if ((method === 'GET' || method === 'HEAD') && read) return read(deps, request, '');
   if (method === 'POST' && mutation) {

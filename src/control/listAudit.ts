@@ -9,6 +9,8 @@ export interface AuditRecord {
   target: string;
   reason: string | null;
   details: Record<string, unknown> | null;
+  /** The tenant the action was on, when the multi-tenant API or CLI recorded it (details.tenant). */
+  tenant: string | null;
 }
 
 /** The newest audit rows first. */
@@ -19,5 +21,5 @@ export async function listAudit(database: DbLike, options: { limit: number }): P
     'SELECT id, at, actor, action, target, reason, details FROM audit_log ORDER BY at DESC, id DESC LIMIT $1',
     [options.limit],
   );
-  return rows.map((r) => ({ ...r, id: Number(r.id) }));
+  return rows.map((r) => ({ ...r, id: Number(r.id), tenant: typeof r.details?.tenant === 'string' ? r.details.tenant : null }));
 }

@@ -8,7 +8,7 @@ import { recordAudit } from './recordAudit.ts';
  * transaction with its audit row. Pausing what is already paused replaces
  * the reason and the actor (the newest word counts) and is audited too.
  */
-export async function pauseRelays(database: DbLike, request: { type?: string; reason: string; actor: string }): Promise<{ scope: string; wasPaused: boolean }> {
+export async function pauseRelays(database: DbLike, request: { type?: string; reason: string; actor: string; /** Added to the audit row (multi-tenant: the tenant). */ details?: Record<string, unknown> }): Promise<{ scope: string; wasPaused: boolean }> {
   const db = toSqlDb(database);
   const scope = scopeOf(request.type);
   return db.transaction(async (tx) => {
@@ -19,7 +19,7 @@ export async function pauseRelays(database: DbLike, request: { type?: string; re
       [scope, request.reason, request.actor],
     );
     const wasPaused = rows[0]?.inserted === false;
-    await recordAudit(tx, { actor: request.actor, action: 'pause', target: scope, reason: request.reason, details: { wasPaused } });
+    await recordAudit(tx, { actor: request.actor, action: 'pause', target: scope, reason: request.reason, details: { ...request.details, wasPaused } });
     return { scope, wasPaused };
   });
 }

@@ -51,6 +51,8 @@ export function createReconcileRunner(deps: {
   mongoDb: () => Promise<MongoDb>;
   logger: Logger;
   relayId: string;
+  /** Added to the run's audit row (multi-tenant: the tenant). */
+  auditDetails?: Record<string, unknown>;
 }): ReconcileRunner {
   let current: { runId: string; startedAt: string; actor: string; repair: boolean } | undefined;
   let inFlight: Promise<unknown> = Promise.resolve();
@@ -64,7 +66,7 @@ export function createReconcileRunner(deps: {
       action: request.repair ? 'repair' : 'reconcile',
       target: `reconcile run ${runId}`,
       reason: request.reason,
-      details: { checks: request.checks ?? 'all', relay: deps.relayId },
+      details: { ...deps.auditDetails, checks: request.checks ?? 'all', relay: deps.relayId },
     });
     current = { runId, startedAt: startedAt.toISOString(), actor: request.actor, repair: request.repair };
     started();

@@ -369,6 +369,14 @@ export const outboxTenant = pgTable(
     health: text('health'),
     healthReason: text('health_reason'),
     healthAt: timestamp('health_at', { withTimezone: true }),
+    /**
+     * The tenant's outbox_lag as the replica holding it last sampled it (its
+     * heartbeat check): what GET /api/tenants and a replica not holding the
+     * tenant answer from, so no request counts a tenant's backlog.
+     */
+    lagSample: jsonb('lag_sample'),
+    lagSampledAt: timestamp('lag_sampled_at', { withTimezone: true }),
+    lagSampledBy: text('lag_sampled_by'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

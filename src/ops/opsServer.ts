@@ -10,8 +10,11 @@
  *   /healthz stays open so a liveness probe needs no secret (it says nothing
  *   beyond "the process runs"); the page holds no data, only the script that
  *   asks /api for it with the token the operator types in.
- * - Rate limiting: every route, per client address (rate-limiter-flexible's
- *   in-memory limiter; the fixed 60 s window it counts in is its own).
+ * - Rate limiting: every route, per token for a request with a valid token
+ *   (one operator's script cannot starve another's, and a token is limited
+ *   wherever it comes from), per client address otherwise
+ *   (rate-limiter-flexible's in-memory limiter; the fixed 60 s window it
+ *   counts in is its own).
  * - Plain node:http, no framework: six routes do not need one, and a router
  *   would be one more dependency in a process with a memory budget.
  */
@@ -22,6 +25,7 @@ import { ApiError, errorBody } from '../control/apiError.ts';
 import { createAuthenticator, type NamedToken } from '../control/authenticate.ts';
 import { loadConsolePage, type ConsolePage } from '../control/consolePage.ts';
 import { handleApiRequest, type ControlDeps } from '../control/controlApi.ts';
+import { handleFleetRequest, type FleetControlDeps } from '../control/fleetApi.ts';
 import type { PauseState } from '../control/pauseScope.ts';
 import type { Logger } from '../logger.ts';
 
@@ -41,7 +45,7 @@ export interface OpsServerOptions {
   token?: string;
   /** Named tokens; the name is the audit log's actor. */
   tokens?: readonly NamedToken[];
-  /** Requests per minute per client address, every route; default 600. */
+  /** Requests per minute per token (per client address without one), every route; default 600. */
   rateLimitPerMinute?: number;
   registry: Registry;
   readiness: () => Promise<Readiness>;
@@ -50,6 +54,8 @@ export interface OpsServerOptions {
   readinessTimeoutMs?: number;
   /** The operator API and console; without it /api and / answer 404. */
   control?: ControlDeps;
+  /** Multi-tenant mode: the same API per tenant (?tenant=ID) and /api/tenants. Excludes `control`. */
+  fleet?: FleetControlDeps;
 }
 
 export interface OpsServer {
@@ -84,27 +90,32 @@ async function readinessWithin(readiness: () => Promise<Readiness>, timeoutMs: n
 const OPS_ROUTES = new Set(['/healthz', '/metrics', '/readyz']);
 
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
-  const { registry, logger, token, control } = options;
+  const { registry, logger, token, control, fleet } = options;
   if (token !== undefined && token.length === 0) throw new Error('ops token must not be empty: omit it to disable authentication');
+  if (control && fleet) throw new Error('give the ops server control (one database) or fleet (multi-tenant), not both');
+  if (!fleet && options.tokens?.some((t) => t.tenants !== undefined)) throw new Error('tokens scoped to tenants (name=token@t1+t2) need run --multi-tenant');
   const host = options.host ?? '127.0.0.1';
   const readinessTimeoutMs = options.readinessTimeoutMs ?? 5000;
   const tokens: NamedToken[] = [...(token !== undefined ? [{ name: SINGLE_TOKEN_NAME, token }] : []), ...(options.tokens ?? [])];
   const authenticate = createAuthenticator(tokens);
   const limiter = new RateLimiterMemory({ points: options.rateLimitPerMinute ?? 600, duration: 60 });
-  const page: ConsolePage | undefined = control ? loadConsolePage() : undefined;
+  const page: ConsolePage | undefined = control || fleet ? loadConsolePage() : undefined;
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://ops.invalid');
     const path = url.pathname;
     const method = req.method ?? 'GET';
+    // Authenticated first (digests of a few tokens: cheap), so a valid token is limited as itself.
+    const caller = authenticate(req.headers.authorization);
     try {
-      await limiter.consume(req.socket.remoteAddress ?? 'unknown');
+      await limiter.consume(caller.kind === 'token' ? `token:${caller.actor}` : `address:${req.socket.remoteAddress ?? 'unknown'}`);
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) throw rejection;
       const seconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
-      throw new ApiError(429, 'RATE_LIMITED', `too many requests from this address; try again in ${seconds} s`, { headers: { 'retry-after': String(seconds) } });
+      const who = caller.kind === 'token' ? 'this token' : 'this address';
+      throw new ApiError(429, 'RATE_LIMITED', `too many requests from ${who}; try again in ${seconds} s`, { headers: { 'retry-after': String(seconds) } });
     }
-    const isApi = control !== undefined && (path === '/api' || path.startsWith('/api/'));
+    const isApi = (control !== undefined || fleet !== undefined) && (path === '/api' || path.startsWith('/api/'));
     if (!isApi) {
       const known = OPS_ROUTES.has(path) || (page !== undefined && path === '/');
       if (!known) throw new ApiError(404, 'NOT_FOUND', 'not found');
@@ -112,15 +123,16 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       if (path === '/healthz') return send(res, 200, JSON.stringify({ status: 'ok' }));
       if (path === '/' && page) return send(res, 200, page.html, 'text/html; charset=utf-8', page.headers);
     }
-    const caller = authenticate(req.headers.authorization);
     if (isApi && path === '/api/session' && (method === 'GET' || method === 'HEAD')) {
       // Open, so the console can ask "is my token good?" without a 401 in the browser's console.
       const actor = caller.kind === 'token' ? caller.actor : null;
-      return send(res, 200, JSON.stringify({ authRequired: tokens.length > 0, authenticated: caller.kind === 'token', actor, canMutate: actor !== null }));
+      const tenants = caller.kind === 'token' ? caller.tenants : null;
+      return send(res, 200, JSON.stringify({ authRequired: tokens.length > 0, authenticated: caller.kind === 'token', actor, canMutate: actor !== null, multiTenant: fleet !== undefined, tenants }));
     }
     if (caller.kind === 'rejected') throw new ApiError(401, 'UNAUTHORIZED', 'send a valid ops token as Authorization: Bearer …', { headers: { 'www-authenticate': 'Bearer' } });
     if (isApi) {
-      const answer = await handleApiRequest(control, { method, path, query: url.searchParams, req, caller });
+      const request = { method, path, query: url.searchParams, req, caller };
+      const answer = fleet ? await handleFleetRequest(fleet, request) : await handleApiRequest(control as ControlDeps, request);
       return send(res, answer.status, JSON.stringify(answer.body));
     }
     if (path === '/metrics') return send(res, 200, await registry.metrics(), registry.contentType);

@@ -31,8 +31,8 @@ export interface DatabaseRelayDeps {
   reconcileMongoDb?: MongoDb;
   /**
    * Honour operator pauses (relay_pause) read at start and in each heartbeat,
-   * and show them in the paused gauge. The single-database relay does; a
-   * multi-tenant relay does not yet (its metrics are shared by the tenants).
+   * and show them in the paused gauge. Both relays do (a multi-tenant relay
+   * per tenant, from the tenant's own relay_pause).
    */
   honourPause?: boolean;
   /**

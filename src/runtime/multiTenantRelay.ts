@@ -13,7 +13,9 @@ import type { TenantRecord } from '../tenants/tenantTypes.ts';
 import { createFairGate } from './fairGate.ts';
 import { createMongoClient } from './openMongo.ts';
 import { createTenantLabels } from './tenantLabels.ts';
+import type { LagPoint } from '../control/lagHistory.ts';
 import { registerTenantMetrics } from './tenantMetrics.ts';
+import { createTenantOperator, type TenantOperator } from './tenantOperator.ts';
 import { scrub, startTenant, stopTenant, type TenantParts } from './tenantSlot.ts';
 import type { Temperature } from './tenantTemperature.ts';
 
@@ -88,6 +90,7 @@ export function createMultiTenantRelay(config: RelayConfig, options: { logger?: 
   let controlHealthy = false;
   let stopped = false;
   let ops: { url: string; close(): Promise<void> } | undefined;
+  let operator: TenantOperator | undefined;
 
   const mongoClient = (url: string): Promise<MongoClient> => {
     let client = mongoClients.get(url);
@@ -140,6 +143,8 @@ export function createMultiTenantRelay(config: RelayConfig, options: { logger?: 
 
   const retire = async (slot: Slot, why: string) => {
     slots.delete(slot.record.id);
+    histories.delete(slot.record.id);
+    published.delete(slot.record.id);
     await slot.busy;
     if (slot.state.status === 'serving') await stopTenant(slot.state.parts);
     logger.info({ tenant: slot.record.id, why }, 'tenant stopped');
@@ -156,14 +161,58 @@ export function createMultiTenantRelay(config: RelayConfig, options: { logger?: 
     return { id, status: 'starting', healthy: false, reason: 'starting' };
   };
 
+  // The console's chart per tenant held here: one point per sample published, an hour at most.
+  const histories = new Map<string, LagPoint[]>();
+  const historyCapacity = Math.ceil(3_600_000 / Math.max(config.heartbeatMs, 1000)) + 1;
+  const published = new Map<string, number>();
+
+  /**
+   * Each heartbeat, one UPDATE for every tenant held here: its health and, when
+   * newer than the last one written, its lag sample (GET /api/tenants reads
+   * these; no request counts a tenant's backlog). A cold tenant's sample is its
+   * heartbeat check's; a hot tenant is read once per OUTBOX_RELAY_OPS_LAG_SAMPLE_MS
+   * on its warm pool.
+   */
   const reportHealth = async () => {
     const views = [...slots].map(([id, slot]) => view(id, slot)).filter((v) => v.status !== 'starting');
     if (views.length === 0) return;
-    await control.query(
-      `UPDATE outbox_tenant t SET health = v.health, health_reason = v.reason, health_at = now()
-         FROM unnest($1::text[], $2::text[], $3::text[]) AS v(id, health, reason) WHERE t.id = v.id`,
-      [views.map((v) => v.id), views.map((v) => (v.healthy ? 'healthy' : 'unhealthy')), views.map((v) => v.reason ?? null)],
+    await Promise.all(
+      views.map(async (v) => {
+        const last = v.parts?.lag.latest();
+        if (v.parts && v.temperature === 'hot' && (!last || Date.now() - last.at >= config.opsLagSampleMs)) await v.parts.lag.read().catch(() => undefined);
+      }),
     );
+    const samples = views.map((v) => {
+      const sample = v.parts?.lag.latest();
+      if (!sample || published.get(v.id) === sample.at) return undefined;
+      return sample;
+    });
+    await control.query(
+      `UPDATE outbox_tenant t SET health = v.health, health_reason = v.reason, health_at = now(),
+              lag_sample = COALESCE(v.sample::jsonb, t.lag_sample),
+              lag_sampled_at = CASE WHEN v.sample IS NULL THEN t.lag_sampled_at ELSE to_timestamp(v.at / 1000.0) END,
+              lag_sampled_by = CASE WHEN v.sample IS NULL THEN t.lag_sampled_by ELSE $6 END
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[]) AS v(id, health, reason, sample, at)
+        WHERE t.id = v.id AND t.owner = $6`,
+      [
+        views.map((v) => v.id),
+        views.map((v) => (v.healthy ? 'healthy' : 'unhealthy')),
+        views.map((v) => v.reason ?? null),
+        samples.map((x) => (x ? JSON.stringify(x.lag) : null)),
+        samples.map((x) => x?.at ?? null),
+        config.relayId,
+      ],
+    );
+    views.forEach((v, i) => {
+      const sample = samples[i];
+      if (!sample) return;
+      published.set(v.id, sample.at);
+      const ring = histories.get(v.id) ?? [];
+      const { lag } = sample;
+      ring.push({ t: Math.round(sample.at / 1000), pending: lag.pendingCount, oldestSeconds: lag.oldestPendingSeconds, dead: lag.deadCount, deliveredLastMinute: lag.deliveredLastMinute });
+      if (ring.length > historyCapacity) ring.shift();
+      histories.set(v.id, ring);
+    });
   };
 
   const syncOnce = async () => {
@@ -237,8 +286,22 @@ export function createMultiTenantRelay(config: RelayConfig, options: { logger?: 
           host: config.opsHost,
           port: config.opsPort,
           ...(config.opsToken ? { token: config.opsToken } : {}),
+          ...(config.opsTokens ? { tokens: config.opsTokens } : {}),
+          rateLimitPerMinute: config.opsRateLimit,
           registry: metrics.registry,
           logger: logger.child({ component: 'ops' }),
+          fleet: (operator = createTenantOperator({
+            control,
+            config,
+            env,
+            logger: logger.child({ component: 'control' }),
+            mongoClient,
+            served: (id) => {
+              const state = slots.get(id)?.state;
+              return state?.status === 'serving' ? state.parts : undefined;
+            },
+            history: (id) => [...(histories.get(id) ?? [])],
+          })),
           // Ready while the registry is readable: one unhealthy tenant must not take the whole relay out of rotation.
           readiness: async () => ({ ready: controlHealthy && !stopped, checks: { control: controlHealthy } }),
         });
@@ -255,6 +318,7 @@ export function createMultiTenantRelay(config: RelayConfig, options: { logger?: 
       // Hand the tenants over now rather than after a lease.
       await leaveReplicas(control, config.relayId).catch((error: unknown) => logger.warn({ err: scrub(error) }, 'could not release tenant leases at shutdown'));
       await ops?.close();
+      await operator?.close();
       await Promise.allSettled([controlPool.end(), ...[...mongoClients.values()].map((c) => c.then((m) => m.close()))]);
       logger.info('relay stopped');
     },

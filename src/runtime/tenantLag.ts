@@ -1,6 +1,6 @@
 import type { SqlDb } from '../db/sqlDb.ts';
 import type { Logger } from '../logger.ts';
-import { readLag } from '../outbox/readLag.ts';
+import { readLag, type OutboxLag } from '../outbox/readLag.ts';
 
 /** A tenant's pending count as a scrape reports it, and how old the figure is. */
 export interface LagReading {
@@ -9,11 +9,19 @@ export interface LagReading {
   ageSeconds: number;
 }
 
+/** A whole outbox_lag read and when (epoch ms): what the fleet overview publishes. */
+export interface FullLagSample {
+  lag: OutboxLag;
+  at: number;
+}
+
 export interface TenantLag {
   /** For a scrape: read live while the tenant is hot, the last sample while it is cold (no connection). */
   read(): Promise<LagReading | undefined>;
   /** Take a sample now on `db`, a connection the relay has open anyway (a cold check, the start). Never throws. */
   sample(db: SqlDb): Promise<void>;
+  /** The newest whole sample (scrape or check), if any. */
+  latest(): FullLagSample | undefined;
 }
 
 /**
@@ -27,11 +35,10 @@ export interface TenantLag {
  * is kept as the sample the tenant starts from when it turns cold.
  */
 export function tenantLag(db: SqlDb, isHot: () => boolean, logger: Logger): TenantLag {
-  let last: { pendingCount: number; at: number } | undefined;
+  let last: FullLagSample | undefined;
   const take = async (on: SqlDb): Promise<boolean> => {
     try {
-      const lag = await readLag(on);
-      last = { pendingCount: lag.pendingCount, at: Date.now() };
+      last = { lag: await readLag(on), at: Date.now() };
       return true;
     } catch (error) {
       logger.debug({ err: error }, 'could not read the tenant lag');
@@ -40,12 +47,13 @@ export function tenantLag(db: SqlDb, isHot: () => boolean, logger: Logger): Tena
   };
   return {
     async read() {
-      if (isHot() && (await take(db)) && last) return { pendingCount: last.pendingCount, ageSeconds: 0 };
+      if (isHot() && (await take(db)) && last) return { pendingCount: last.lag.pendingCount, ageSeconds: 0 };
       if (!last) return undefined;
-      return { pendingCount: last.pendingCount, ageSeconds: (Date.now() - last.at) / 1000 };
+      return { pendingCount: last.lag.pendingCount, ageSeconds: (Date.now() - last.at) / 1000 };
     },
     async sample(on) {
       await take(on);
     },
+    latest: () => last,
   };
 }

@@ -1,5 +1,6 @@
 import type { Tracer } from '@opentelemetry/api';
 import type { MongoClient } from 'mongodb';
+import { Gauge } from 'prom-client';
 import type pg from 'pg';
 import type { RelayConfig } from '../config.ts';
 import { createPool } from '../db/pool.ts';
@@ -99,9 +100,14 @@ export async function startTenant(deps: TenantSlotDeps, tenant: TenantRecord): P
       {
         db,
         sink,
-        metrics: deps.metrics,
+        // The paused gauge is unlabelled and process-wide: one tenant's pause must
+        // not reset another's, so a tenant records it nowhere (its pauses show in
+        // GET /api/tenants and its own outbox_lag instead).
+        metrics: { ...deps.metrics, paused: new Gauge({ name: 'outbox_relay_tenant_paused_view', help: 'not exported', labelNames: ['scope'], registers: [] }) },
         logger,
         gate: deps.gate,
+        // Pauses live in the tenant's own relay_pause: whichever replica holds the tenant honours them within one heartbeat.
+        honourPause: true,
         spreadTimers: true,
         idleCheck: (checkDb) => lag.sample(checkDb),
         reconcileMongoDb: mongo.db(tenant.mongoDb),

@@ -318,6 +318,82 @@ try {
     expect(reconcile.code, `${reconcile.stdout}\n${reconcile.stderr}`).toBe(0);
   });
 
+  it('run --multi-tenant from the installed bin: a scoped token sees and pauses only its tenant (403 on the other, nothing written); audit --tenant names the tenant; a scoped token without --multi-tenant stops the start with a config error', async () => {
+    const services = inject('services');
+    const ids = ['ta', 'tb'];
+    const tenantUrls = ids.map((id) => withDatabase(services.databaseUrl, `${dbName}_${id}`));
+    const admin = new pg.Client({ connectionString: adminUrl(services.databaseUrl) });
+    await admin.connect();
+    try {
+      for (const id of ids) await admin.query(`CREATE DATABASE "${dbName}_${id}"`);
+    } finally {
+      await admin.end();
+    }
+    const ROOT = 'consumer-root-token-0123456789';
+    const SCOPED = 'consumer-scoped-token-012345678';
+    const tokens = `root=${ROOT},acme=${SCOPED}@ta`;
+    try {
+      for (const [i, id] of ids.entries()) {
+        ok(await cli(['migrate', '--database-url', tenantUrls[i] as string]), `migrate ${id}`);
+        // The control database is this app's database (migrated above): DATABASE_URL.
+        ok(await cli(['tenant', 'add', id, '--database-url', tenantUrls[i] as string, '--mongo-db', `${dbName}_${id}`]), `tenant add ${id}`);
+      }
+      const refused = await cli(['run'], { OUTBOX_RELAY_OPS_TOKENS: tokens, OUTBOX_RELAY_OPS_PORT: '0' });
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain('OUTBOX_RELAY_OPS_TOKENS');
+      expect(refused.stderr).toContain('--multi-tenant');
+      expect(refused.stderr).not.toContain(SCOPED);
+
+      const child = spawn(join(app, 'node_modules', '.bin', 'outbox-relay'), ['run', '--multi-tenant'], {
+        cwd: app,
+        env: childEnv({ DATABASE_URL: databaseUrl, MONGO_URL: mongoUrl, OUTBOX_RELAY_OPS_PORT: '0', OUTBOX_RELAY_OPS_TOKENS: tokens, OUTBOX_RELAY_HEARTBEAT_MS: '500', OUTBOX_RELAY_LEASE_MS: '3000' }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      try {
+        const opsUrl = await waitFor(() => {
+          if (child.exitCode !== null) throw new Error(`relay exited ${child.exitCode}: ${output}`);
+          return /"url":"(http:[^"]+)","msg":"ops endpoint listening"/.exec(output)?.[1];
+        }, { timeoutMs: 60_000, message: 'the multi-tenant relay serves its ops endpoint' });
+        const get = async (path: string, token: string) => {
+          const res = await fetch(`${opsUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
+          return { status: res.status, body: (await res.json()) as any };
+        };
+        const post = async (path: string, token: string, body: unknown) => {
+          const res = await fetch(`${opsUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+          return { status: res.status, body: (await res.json()) as any };
+        };
+        await waitFor(async () => (await get('/api/tenants', ROOT)).body.tenants.every((t: { state: string }) => t.state === 'active'), { timeoutMs: 30_000, message: 'both tenants active' });
+        expect((await get('/api/tenants', SCOPED)).body.tenants.map((t: { id: string }) => t.id)).toEqual(['ta']);
+        expect((await get('/api/dead?tenant=tb', SCOPED)).status).toBe(403);
+        expect((await post('/api/pause?tenant=tb', SCOPED, { reason: 'not mine' })).body.error.code).toBe('TENANT_FORBIDDEN');
+        expect((await get('/api/lag', SCOPED)).body.error.code).toBe('TENANT_REQUIRED');
+        expect((await post('/api/pause?tenant=ta', SCOPED, { reason: 'acme maintenance' })).status).toBe(200);
+        await waitFor(async () => (await get('/api/tenants', SCOPED)).body.tenants[0].state === 'paused', { timeoutMs: 20_000, message: 'ta shown paused' });
+      } finally {
+        child.kill('SIGTERM');
+      }
+      expect(await exited, output).toBe(0);
+      const audit = ok(await cli(['audit', '--tenant', 'ta', '--json']), 'outbox-relay audit --tenant ta');
+      expect(JSON.parse(audit.stdout)).toMatchObject([{ actor: 'acme', action: 'pause', target: '*', reason: 'acme maintenance', tenant: 'ta' }]);
+      const auditB = ok(await cli(['audit', '--tenant', 'tb', '--json']), 'outbox-relay audit --tenant tb');
+      expect(JSON.parse(auditB.stdout)).toEqual([]);
+      const table = ok(await cli(['audit', '--tenant', 'ta']), 'outbox-relay audit --tenant ta');
+      expect(table.stdout).toMatch(/ta\s+acme\s+pause/);
+    } finally {
+      const cleanup = new pg.Client({ connectionString: adminUrl(services.databaseUrl) });
+      await cleanup.connect();
+      try {
+        for (const id of ids) await cleanup.query(`DROP DATABASE IF EXISTS "${dbName}_${id}" WITH (FORCE)`);
+      } finally {
+        await cleanup.end();
+      }
+    }
+  });
+
   it('a strict nodenext TypeScript app type-checks against the shipped typings, and a type error in it is reported', async () => {
     const tsconfig = {
       compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2023', skipLibCheck: true, noEmit: true },

@@ -23,6 +23,11 @@ describe('multi-tenant bench (tiny)', () => {
       expect(result.drain.spreadEventsPerSecond).toBeGreaterThan(0);
       expect(result.drain.singleEventsPerSecond).toBeGreaterThan(0);
       expect(result.fairness.events).toBeGreaterThan(0);
+      // GET /api/tenants was timed against the relay's real ops endpoint with 50 tenants registered.
+      expect(result.operatorApi).toMatchObject({ tenantsRegistered: 50, requests: 200 });
+      expect(result.operatorApi.medianMs).toBeGreaterThan(0);
+      expect(result.operatorApi.p99Ms).toBeGreaterThanOrEqual(result.operatorApi.medianMs);
+      expect(result.operatorApi.controlConnectionsIdle).toBeGreaterThan(0);
       expect(readFileSync(join(out, 'multi-tenant-latest.md'), 'utf8')).toContain('ratio spread / one');
     } finally {
       rmSync(out, { recursive: true, force: true });

@@ -54,9 +54,9 @@ describe('operator API: authentication', () => {
   });
 
   it('tells the console whether its token is good without answering 401', async () => {
-    expect((await call(relay.opsUrl, '/api/session')).body).toEqual({ authRequired: true, authenticated: false, actor: null, canMutate: false });
+    expect((await call(relay.opsUrl, '/api/session')).body).toEqual({ authRequired: true, authenticated: false, actor: null, canMutate: false, multiTenant: false, tenants: null });
     expect((await call(relay.opsUrl, '/api/session', { token: 'wrong-token-0123456789abc' })).body).toMatchObject({ authenticated: false });
-    expect((await call(relay.opsUrl, '/api/session', { token: BOB })).body).toEqual({ authRequired: true, authenticated: true, actor: 'bob', canMutate: true });
+    expect((await call(relay.opsUrl, '/api/session', { token: BOB })).body).toEqual({ authRequired: true, authenticated: true, actor: 'bob', canMutate: true, multiTenant: false, tenants: null });
   });
 
   it('with no token configured: reads are open, every mutating route is refused (403 MUTATIONS_DISABLED) and nothing is written', async () => {

@@ -42,6 +42,26 @@ describe('ops tokens and control-plane settings', () => {
     expect(error.message).not.toContain('short');
   });
 
+  it('parses tokens scoped to tenants (name=token@t1+t2): the tenants sorted, duplicates folded; unscoped entries open every tenant', () => {
+    const config = resolveConfig({ ...base, OUTBOX_RELAY_OPS_TOKENS: `alice=${A}@t2+t1+t2,bob=${B}` });
+    expect(config.opsTokens).toEqual([
+      { name: 'alice', token: A, tenants: ['t1', 't2'] },
+      { name: 'bob', token: B },
+    ]);
+  });
+
+  it.each([
+    ['an empty scope', `alice=${A}@`],
+    ['an empty tenant between +', `alice=${A}@t1++t2`],
+    ['a tenant id the registry would refuse', `alice=${A}@T1`],
+    ['markup for a tenant', `alice=${A}@<b>`],
+  ])('refuses %s at start, naming the variable and never echoing the token', (_name, value) => {
+    const error = failure({ OUTBOX_RELAY_OPS_TOKENS: value });
+    expect(error.variable).toBe('OUTBOX_RELAY_OPS_TOKENS');
+    expect(error.message).toMatch(/the tenants of alice \(after @\) must be tenant ids/);
+    expect(error.message).not.toContain(A);
+  });
+
   it('refuses a named token equal to OUTBOX_RELAY_OPS_TOKEN (the audit log could not tell them apart)', () => {
     const error = failure({ OUTBOX_RELAY_OPS_TOKEN: A, OUTBOX_RELAY_OPS_TOKENS: `alice=${A}` });
     expect(error.message).toMatch(/equals OUTBOX_RELAY_OPS_TOKEN/);

@@ -27,8 +27,8 @@ describe('createAuthenticator', () => {
     { name: 'bob', token: 'bob-token-0123456789ab' },
   ]);
   it('names the holder of the token sent as Bearer (scheme case-insensitive)', () => {
-    expect(auth('Bearer alice-token-0123456789')).toEqual({ kind: 'token', actor: 'alice' });
-    expect(auth('bearer bob-token-0123456789ab')).toEqual({ kind: 'token', actor: 'bob' });
+    expect(auth('Bearer alice-token-0123456789')).toEqual({ kind: 'token', actor: 'alice', tenants: null });
+    expect(auth('bearer bob-token-0123456789ab')).toEqual({ kind: 'token', actor: 'bob', tenants: null });
   });
   it('rejects a missing, wrong, differently-cased or other-scheme token', () => {
     for (const header of [undefined, '', 'Bearer', 'Bearer ALICE-TOKEN-0123456789', 'Basic alice-token-0123456789', 'Bearer alice-token-0123456789 extra']) {
