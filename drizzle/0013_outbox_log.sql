@@ -113,6 +113,9 @@ CREATE TABLE outbox_parked (
   parked_at timestamptz NOT NULL DEFAULT now(),
   -- A failed entity retries on its own until the budget is spent (NULL: never).
   retry_at timestamptz,
+  -- Its rows were replayed for an automatic retry: they are read, not set
+  -- aside, and the row goes once they are delivered (attempts survive a retry).
+  replaying boolean NOT NULL DEFAULT false,
   CONSTRAINT outbox_parked_pkey PRIMARY KEY (aggregate_type, aggregate_id),
   CONSTRAINT outbox_parked_reason_valid CHECK (reason IN ('failed', 'paused'))
 );
@@ -148,10 +151,11 @@ CREATE INDEX outbox_set_aside_entity_idx ON outbox_set_aside (aggregate_type, ag
 -- same lower one, so an idle slot writes nothing.
 --
 -- Returns the window (upper, max id) with every row; `parked`: the entity is
--- set aside (outbox_parked) or its type is in p_paused_types.
+-- set aside (outbox_parked) or its type is in p_paused_types; `replaying`: it
+-- is being retried (outbox_parked.replaying).
 CREATE FUNCTION outbox_log_page(p_slot smallint, p_lower pg_snapshot, p_upper pg_snapshot, p_after bigint, p_max bigint, p_limit integer, p_paused_types text[])
 RETURNS TABLE (id bigint, event_id uuid, aggregate_type text, aggregate_id text, version integer, event_type text, payload jsonb,
-               trace_context jsonb, slot_key text, created_at timestamptz, slot smallint, window_upper text, window_max bigint, parked boolean)
+               trace_context jsonb, slot_key text, created_at timestamptz, slot smallint, window_upper text, window_max bigint, parked boolean, replaying boolean)
 LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_column
 DECLARE
@@ -177,9 +181,10 @@ BEGIN
   RETURN QUERY
   SELECT o.id, o.event_id, o.aggregate_type, o.aggregate_id, o.version, o.event_type, o.payload, o.trace_context, o.slot_key, o.created_at,
          o.slot, w_upper::text, w_max,
-         (o.aggregate_type = ANY (p_paused_types)
-          OR EXISTS (SELECT 1 FROM outbox_parked p WHERE p.aggregate_type = o.aggregate_type AND p.aggregate_id = o.aggregate_id))
+         o.aggregate_type = ANY (p_paused_types) OR coalesce(NOT pk.replaying, false),
+         coalesce(pk.replaying, false)
     FROM outbox_log o
+    LEFT JOIN LATERAL (SELECT p.replaying FROM outbox_parked p WHERE p.aggregate_type = o.aggregate_type AND p.aggregate_id = o.aggregate_id) pk ON true
    WHERE o.slot = p_slot
      AND o.id > w_after
      AND o.id <= w_max
@@ -195,7 +200,7 @@ $$;
 -- An idle poll over many slots is one statement, one index probe per slot.
 CREATE FUNCTION outbox_log_read(p_slots smallint[], p_lowers text[], p_uppers text[], p_afters bigint[], p_maxes bigint[], p_limit integer, p_paused_types text[])
 RETURNS TABLE (id bigint, event_id uuid, aggregate_type text, aggregate_id text, version integer, event_type text, payload jsonb,
-               trace_context jsonb, slot_key text, created_at timestamptz, slot smallint, window_upper text, window_max bigint, parked boolean)
+               trace_context jsonb, slot_key text, created_at timestamptz, slot smallint, window_upper text, window_max bigint, parked boolean, replaying boolean)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
   taken integer := 0;

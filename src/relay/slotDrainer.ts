@@ -1,6 +1,7 @@
 import type { SqlDb } from '../db/sqlDb.ts';
 import type { Logger } from '../logger.ts';
 import { advanceSlots } from '../outbox/log/advanceSlots.ts';
+import { forgetReplayed } from '../outbox/log/forgetReplayed.ts';
 import { readWindowBatch, type LogEvent, type WindowBatch } from '../outbox/log/readWindowBatch.ts';
 import { setAside, type EntityToPark, type RetryBudget } from '../outbox/log/setAside.ts';
 import { acquireSlots, fairShare, releaseSlots, renewSlots } from '../outbox/log/slotLeases.ts';
@@ -179,6 +180,9 @@ export class SlotDrainer {
       }
       await setAside(db, { rows: aside.map((e) => ({ slot: e.slot, id: e.id })), entities: [...entities.values()], budget: this.settings.budget });
     }
+    const recovered = new Map<string, LogEvent>();
+    for (const event of sendable) if (event.replaying && !failing.has(entityOf(event))) recovered.set(entityOf(event), event);
+    await forgetReplayed(db, [...recovered.values()]);
     const moves = [...batch.windows].flatMap(([slot, window]) => {
       const position = this.held.get(slot);
       if (!position) return [];

@@ -10,6 +10,8 @@ export interface LogEvent extends OutboxEvent {
   slotKey: string | null;
   /** Its entity is parked, or its type paused: set aside, not sent. */
   parked: boolean;
+  /** Its entity is being retried: sent, and no longer parked once delivered. */
+  replaying: boolean;
 }
 
 /** The window a slot's rows of this batch came from: what advanceSlots needs to move the slot past them. */
@@ -42,6 +44,7 @@ interface LogRow {
   window_upper: string;
   window_max: string;
   parked: boolean;
+  replaying: boolean;
 }
 
 /**
@@ -87,6 +90,7 @@ export async function readWindowBatch(db: SqlDb, options: { positions: readonly 
       slot: row.slot,
       slotKey: row.slot_key,
       parked: row.parked,
+      replaying: row.replaying,
     };
   });
   return { events, windows };

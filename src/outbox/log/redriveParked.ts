@@ -1,6 +1,11 @@
 import { toSqlDb, type DbLike } from '../../db/toSqlDb.ts';
 import type { ParkReason } from './setAside.ts';
 
+/**
+ * `due`: the automatic retry of failed entities whose backoff passed; they
+ * stay in outbox_parked, marked replaying, with their attempt count, until
+ * their rows are delivered (forgetReplayed) or fail again (setAside).
+ */
 export interface RedriveFilter {
   /** Only these entities ({ aggregateType, aggregateId }). */
   entities?: readonly { aggregateType: string; aggregateId: string }[];
@@ -20,13 +25,24 @@ export interface RedriveFilter {
  * original write).
  */
 export const REDRIVE_SQL = `
-WITH gone AS (
-  DELETE FROM outbox_parked p
+WITH chosen AS (
+  SELECT p.aggregate_type, p.aggregate_id
+    FROM outbox_parked p
    WHERE ($1::text[] IS NULL OR (p.aggregate_type, p.aggregate_id) IN (SELECT * FROM unnest($1::text[], $2::text[])))
      AND ($3::text IS NULL OR p.aggregate_type = $3)
      AND ($4::text IS NULL OR p.reason = $4)
-     AND (NOT $5::boolean OR (p.retry_at IS NOT NULL AND p.retry_at <= now()))
-  RETURNING p.aggregate_type, p.aggregate_id
+     AND (NOT $5::boolean OR (p.retry_at IS NOT NULL AND p.retry_at <= now() AND NOT p.replaying))
+     FOR UPDATE
+), forgotten AS (
+  -- An operator's redrive starts the budget afresh.
+  DELETE FROM outbox_parked p USING chosen c
+   WHERE NOT $5::boolean AND p.aggregate_type = c.aggregate_type AND p.aggregate_id = c.aggregate_id
+), retrying AS (
+  -- An automatic retry keeps the count: the entity stays listed, replaying.
+  UPDATE outbox_parked p SET replaying = true, retry_at = NULL FROM chosen c
+   WHERE $5::boolean AND p.aggregate_type = c.aggregate_type AND p.aggregate_id = c.aggregate_id
+), gone AS (
+  SELECT * FROM chosen
 ), moved AS (
   DELETE FROM outbox_set_aside a
    USING gone

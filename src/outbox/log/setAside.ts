@@ -55,6 +55,7 @@ WITH copied AS (
          reason = CASE WHEN EXCLUDED.reason = 'failed' THEN 'failed' ELSE p.reason END,
          last_error = coalesce(EXCLUDED.last_error, p.last_error),
          from_version = least(p.from_version, EXCLUDED.from_version),
+         replaying = false,
          -- Backoff doubles per attempt up to $11 ms; the budget ($9 attempts) spent, only a redrive brings it back.
          retry_at = CASE WHEN EXCLUDED.attempts = 0 THEN p.retry_at
                          WHEN p.attempts + 1 >= $9 THEN NULL
