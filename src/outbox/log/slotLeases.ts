@@ -42,7 +42,7 @@ WITH live AS (
   SELECT greatest(0, ceil(outbox_slot_count()::numeric / live.relays)::bigint - held.n) AS n FROM live, held
 ), free AS (
   SELECT slot FROM outbox_slot
-   WHERE owner IS NULL OR lease_until IS NULL OR lease_until <= now() + interval '1 hour'
+   WHERE owner IS NULL OR lease_until IS NULL OR lease_until <= now()
    ORDER BY slot
    LIMIT (SELECT n FROM wanted)
      FOR UPDATE SKIP LOCKED
