@@ -1,5 +1,5 @@
 import type { SqlDb } from '../../db/sqlDb.ts';
-import type { TraceContext } from '../../tracing/traceContext.ts';
+import type { ClaimedRow } from '../claimBatch.ts';
 import type { OutboxEvent } from '../../types.ts';
 import type { SlotPosition } from './slotPosition.ts';
 
@@ -29,17 +29,9 @@ export interface WindowBatch {
   windows: Map<number, ReadWindow>;
 }
 
-interface LogRow {
-  id: string;
-  event_id: string;
-  aggregate_type: string;
-  aggregate_id: string;
-  version: number;
-  event_type: string;
-  payload: OutboxEvent['payload'];
-  trace_context: TraceContext | null;
+/** A row of the log as outbox_log_read returns it: a claimed row's columns, less the attempt count the log does not keep. */
+interface LogRow extends Omit<ClaimedRow, 'attempts'> {
   slot_key: string | null;
-  created_at: Date;
   slot: number;
   window_upper: string;
   window_max: string;
